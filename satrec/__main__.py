@@ -1,0 +1,3 @@
+from satrec.cli import run
+
+run()

@@ -1,0 +1,114 @@
+"""Where things live: the dataset folder layout and the S3 key conventions.
+
+Defined once here and imported by the CDK stacks (event filters, IAM prefixes), the Lambda
+handlers, the container entrypoint and the CLI, so that they cannot drift apart. Pure functions,
+no I/O.
+
+Dataset layout (a local folder or an S3 prefix), following the SageMaker channel rule that a
+channel prefix holds the RecordIO and nothing else::
+
+    <root>/train/<name>-train-00000.rec
+    <root>/validation/<name>-validation-00000.rec
+    <root>/test/<name>-test-00000.rec            (only when a test split was asked for)
+    <root>/meta/<name>-train-00000.idx | .lst     (same base name as the .rec)
+    <root>/meta/classes.json  rejects.jsonl  dataset.json (written last)
+"""
+
+from __future__ import annotations
+
+import re
+
+from satrec.errors import UsageError
+
+META_DIR = "meta"
+DATASET_JSON = "dataset.json"
+CLASSES_JSON = "classes.json"
+REJECTS_JSONL = "rejects.jsonl"
+CHANNELS = {"train": "train", "validation": "validation", "test": "test"}
+
+# ---------------------------------------------------------------- local / dataset-relative paths
+
+
+def shard_base(name: str, split: str, index: int) -> str:
+    return f"{name}-{split}-{index:05d}"
+
+
+def rec_path(name: str, split: str, index: int) -> str:
+    return f"{CHANNELS[split]}/{shard_base(name, split, index)}.rec"
+
+
+def idx_path(name: str, split: str, index: int) -> str:
+    return f"{META_DIR}/{shard_base(name, split, index)}.idx"
+
+
+def lst_path(name: str, split: str, index: int) -> str:
+    return f"{META_DIR}/{shard_base(name, split, index)}.lst"
+
+
+def meta_path(filename: str) -> str:
+    return f"{META_DIR}/{filename}"
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def check_name(name: str, *, what: str = "--name") -> str:
+    """Dataset and shard names become S3 keys, file names and SageMaker job names."""
+    if not _NAME.match(name):
+        raise UsageError(f"{what} {name!r} is not valid: use 1-100 letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit")
+    return name
+
+
+# ---------------------------------------------------------------- S3 key conventions (cloud)
+
+# Landing bucket: users upload class-per-folder trees here.
+INCOMING_PREFIX = "incoming/"
+DATASET_SETTINGS_FILE = "satrec.json"   # incoming/<dataset>/satrec.json: per-dataset settings
+READY_MARKER = "_READY"                 # incoming/<dataset>/_READY: start the pipeline
+
+# Data bucket: everything satrec derives from the uploads.
+NORMALISED_PREFIX = "normalised/"       # normalised/<dataset>/<class>/<stem>-<digest>.<ext>
+LEDGER_PREFIX = "ledger/"               # ledger/<dataset>/<digest of the landing key>.json
+BATCHES_PREFIX = "batches/"             # batches/<batch id>.json: key lists for array jobs
+PLANS_PREFIX = "plans/"                 # plans/<dataset>/<run id>/plan.json
+DATASETS_PREFIX = "datasets/"           # datasets/<dataset>/<run id>/{train,validation,meta}/
+
+# Artifacts bucket.
+MODELS_PREFIX = "models/"               # models/<dataset>/<training job name>/
+CHECKPOINTS_PREFIX = "checkpoints/"     # checkpoints/<dataset>/<training job name>/
+REPORTS_PREFIX = "reports/"             # reports/<dataset>/<run id>.json
+
+
+def incoming_dataset_prefix(dataset: str) -> str:
+    return f"{INCOMING_PREFIX}{dataset}/"
+
+
+def parse_incoming_key(key: str) -> tuple[str, str, str] | None:
+    """``incoming/<dataset>/<class>/<rest>`` -> (dataset, class, rest); None for anything else."""
+    if not key.startswith(INCOMING_PREFIX):
+        return None
+    parts = key[len(INCOMING_PREFIX):].split("/", 2)
+    if len(parts) < 3 or not parts[0] or not parts[1] or not parts[2]:
+        return None
+    return parts[0], parts[1], parts[2]
+
+
+def normalised_prefix(dataset: str) -> str:
+    return f"{NORMALISED_PREFIX}{dataset}/"
+
+
+def ledger_prefix(dataset: str) -> str:
+    return f"{LEDGER_PREFIX}{dataset}/"
+
+
+def dataset_run_prefix(dataset: str, run_id: str) -> str:
+    return f"{DATASETS_PREFIX}{dataset}/{run_id}/"
+
+
+def plan_key(dataset: str, run_id: str) -> str:
+    return f"{PLANS_PREFIX}{dataset}/{run_id}/plan.json"
+
+
+def report_key(dataset: str, run_id: str) -> str:
+    return f"{REPORTS_PREFIX}{dataset}/{run_id}.json"
