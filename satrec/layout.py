@@ -16,6 +16,7 @@ channel prefix holds the RecordIO and nothing else::
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from satrec.errors import UsageError
@@ -112,3 +113,39 @@ def plan_key(dataset: str, run_id: str) -> str:
 
 def report_key(dataset: str, run_id: str) -> str:
     return f"{REPORTS_PREFIX}{dataset}/{run_id}.json"
+
+
+# ---------------------------------------------------------------- cloud conversion keys (issue 4)
+
+KEY_DIGEST_CHARS = 16   # 64 bits of sha256: collisions between landing keys of one dataset are negligible
+
+
+def key_digest(key: str) -> str:
+    """A short stable digest of a landing key: names its ledger entry and tags its normalised image."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:KEY_DIGEST_CHARS]
+
+
+def dataset_settings_key(dataset: str) -> str:
+    return f"{incoming_dataset_prefix(dataset)}{DATASET_SETTINGS_FILE}"
+
+
+def ledger_key(dataset: str, landing_key: str) -> str:
+    """One ledger entry per landing key: re-uploads of the key overwrite the same entry."""
+    return f"{ledger_prefix(dataset)}{key_digest(landing_key)}.json"
+
+
+def normalised_key(landing_key: str, ext: str) -> str:
+    """``incoming/<ds>/<class>/<dirs>/<stem>.<any>`` -> ``normalised/<ds>/<class>/<dirs>/<stem>-<digest>.<ext>``.
+
+    The digest of the full landing key keeps ``a.png`` and ``a.jpg`` of one class apart.
+    """
+    parsed = parse_incoming_key(landing_key)
+    if parsed is None:
+        raise UsageError(f"{landing_key!r} is not under {INCOMING_PREFIX}<dataset>/<class>/")
+    dataset, class_name, rest = parsed
+    stem = rest.rsplit(".", 1)[0] if "." in rest.rsplit("/", 1)[-1] else rest
+    return f"{normalised_prefix(dataset)}{class_name}/{stem}-{key_digest(landing_key)}.{ext.lstrip('.')}"
+
+
+def batch_key(batch_id: str) -> str:
+    return f"{BATCHES_PREFIX}{batch_id}.json"
