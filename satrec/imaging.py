@@ -1,0 +1,485 @@
+"""Per-image normalisation: any supported input image -> the 8-bit RGB JPEG/PNG a record stores.
+
+``normalise(data, settings)`` is the one function conversion calls for every input. It decides,
+per image: reject (``ImageRejected`` with a short stable reason code), pass the original bytes
+through unchanged, or decode -> orient -> 8-bit RGB -> crop/resize -> re-encode.
+
+The rules (README "Image normalisation rules" repeats them for users):
+
+* EXIF orientation is applied and no EXIF (nor ICC profile) is written to the output.
+* Grayscale, CMYK, palette, LA/RGBA and 16-bit/float inputs all become 8-bit RGB. Alpha is
+  composited over ``settings.background`` (black by default: the no-data colour of satellite
+  mosaics, and what a reader that ignores alpha would see for fully transparent black pixels).
+* High bit depth (``I;16*``, ``I``, ``F`` modes) is mapped linearly to 0..255, never truncated
+  (keeping the low byte) nor saturated (clipping at 255); see ``_to_8bit``.
+* JPEG inputs are decoded with DCT-domain downscaling (``Image.draft``) whenever the output is
+  smaller than the input: at 2048 px decoding is ~95% of the work, and libjpeg's scaled IDCT
+  skips most of it.
+* Centre crop works like im2rec's (``--center-crop``): the central square, before resizing.
+* Animated images contribute their first frame.
+
+Decompression bombs: ``settings.max_pixels`` is checked against the header before any pixel is
+decoded. Pillow's own process-wide check (``Image.MAX_IMAGE_PIXELS``) is left untouched; its
+``DecompressionBombWarning`` is turned into an error by one warnings filter installed once, on
+first use (``_install_bomb_filter``): a process-wide, deliberate setting that only ever makes
+satrec stricter, and is thread-safe, unlike ``warnings.catch_warnings`` per call.
+``max_pixels`` therefore cannot exceed Pillow's default limit; larger rasters are scenes, which
+``satrec`` cuts into chips instead of decoding whole.
+
+Pillow is imported lazily, so ``ImageSettings`` (part of ``dataset.json``'s settings) is usable by
+the control plane without the ``image`` extra.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import threading
+import warnings
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+from satrec.errors import ImageRejected, UsageError
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+# Pillow's own default (``PIL.Image.MAX_IMAGE_PIXELS``): 1 GiB of 24-bit pixels / 4 / 3.
+PILLOW_MAX_PIXELS = 89_478_485
+
+ENCODINGS = (".jpg", ".png")
+HIGH_BIT_DEPTH = ("scale", "stretch")
+
+# Formats we are willing to decode. Anything else (EPS runs Ghostscript, PDF, ICO, ...) is
+# refused before Pillow touches the data. MPO is what Pillow calls many camera JPEGs.
+ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP", "DIB", "WEBP", "TIFF", "PPM", "TGA")
+# Formats whose bytes MXNet (cv2.imdecode) and the SageMaker algorithm read as they are.
+PASS_THROUGH_FORMATS = ("JPEG", "PNG")
+
+# Short stable reason codes (rejects.jsonl ``reason``); documented in the README.
+REASON_EMPTY = "empty"
+REASON_NOT_IMAGE = "not_image"
+REASON_UNSUPPORTED = "unsupported_format"
+REASON_TRUNCATED = "truncated"
+REASON_CORRUPT = "corrupt"
+REASON_BOMB = "decompression_bomb"
+REASON_TOO_SMALL = "too_small"
+REASON_TOO_LARGE = "too_large"
+REASONS = (REASON_EMPTY, REASON_NOT_IMAGE, REASON_UNSUPPORTED, REASON_TRUNCATED, REASON_CORRUPT,
+           REASON_BOMB, REASON_TOO_SMALL, REASON_TOO_LARGE)
+
+# EXIF tag 0x0112; values 5-8 swap width and height.
+_ORIENTATION_TAG = 0x0112
+# Pillow's resize(reducing_gap=...): integer-factor reduce() first, then the filter on at most
+# this many times the target size. 3.0 is indistinguishable from a full Lanczos in PSNR.
+_REDUCING_GAP = 3.0
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """How every image of a dataset is normalised (stored in ``dataset.json`` ``settings.image``).
+
+    resize: target length of the shorter side (0 keeps the size), as im2rec's ``--resize``.
+    center_crop: cut the central square first, as im2rec's ``--center-crop``.
+    min_size: upscale so that both sides are at least this (SageMaker fails on images smaller
+        than ``image_shape``); 0 disables. With ``pass_through`` smaller images are rejected.
+    quality: JPEG quality 1-100; for ``.png`` values 0-9 are the zlib level (im2rec's
+        convention), larger values mean level 9... clamped like im2rec/OpenCV does.
+    encoding: ``.jpg`` or ``.png``.
+    pass_through: store conforming inputs' original bytes (JPEG/PNG, 8-bit gray or RGB, upright);
+        resize/crop do not apply to them; non-conforming inputs are re-encoded.
+    max_pixels: refuse images with more pixels than this (decompression bombs).
+    high_bit_depth: ``scale`` maps the type's full range linearly onto 0..255; ``stretch`` maps
+        each image's own min..max onto 0..255 (for 10-14 bit sensors stored in 16 bits).
+    background: RGB colour that alpha is composited over.
+    """
+
+    resize: int = 0
+    center_crop: bool = False
+    min_size: int = 0
+    quality: int = 95
+    encoding: str = ".jpg"
+    pass_through: bool = False
+    max_pixels: int = PILLOW_MAX_PIXELS
+    high_bit_depth: str = "scale"
+    background: tuple[int, int, int] = (0, 0, 0)
+
+    def validate(self) -> ImageSettings:
+        """Raise ``UsageError`` naming the bad option; return self for chaining."""
+        if self.resize < 0:
+            raise UsageError(f"--resize must be 0 (keep) or a positive pixel count, not {self.resize}")
+        if self.min_size < 0:
+            raise UsageError(f"--min-size must be 0 (off) or a positive pixel count, not {self.min_size}")
+        if self.encoding not in ENCODINGS:
+            raise UsageError(f"--encoding must be one of {', '.join(ENCODINGS)} (got {self.encoding!r})")
+        if self.encoding == ".jpg" and not 1 <= self.quality <= 100:
+            raise UsageError(f"--quality must be 1-100 for JPEG, not {self.quality}")
+        if self.encoding == ".png" and not 0 <= self.quality <= 100:
+            raise UsageError(f"--quality must be 0-9 (PNG compression level) for PNG, not {self.quality}")
+        if not 1 <= self.max_pixels <= PILLOW_MAX_PIXELS:
+            raise UsageError(f"--max-pixels must be 1-{PILLOW_MAX_PIXELS} (Pillow's safety limit), not "
+                             f"{self.max_pixels}; cut larger scenes into chips instead")
+        if self.high_bit_depth not in HIGH_BIT_DEPTH:
+            raise UsageError(f"high_bit_depth must be one of {', '.join(HIGH_BIT_DEPTH)} "
+                             f"(got {self.high_bit_depth!r})")
+        if len(self.background) != 3 or not all(0 <= int(c) <= 255 for c in self.background):
+            raise UsageError(f"background must be three values 0-255, not {self.background!r}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["background"] = list(self.background)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImageSettings:
+        """Build from a dict (``dataset.json``, ``satrec.json``); unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UsageError(f"unknown image setting(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        values = dict(data)
+        if "background" in values:
+            values["background"] = tuple(int(c) for c in values["background"])
+        for name in ("resize", "min_size", "quality", "max_pixels"):
+            if name in values:
+                values[name] = int(values[name])
+        for name in ("center_crop", "pass_through"):
+            if name in values:
+                values[name] = bool(values[name])
+        return cls(**values).validate()
+
+
+@dataclass(frozen=True)
+class NormalisedImage:
+    """The bytes to store in a record, their pixel size, and whether they are the input's own."""
+
+    data: bytes
+    width: int
+    height: int
+    passed_through: bool
+
+
+# --------------------------------------------------------------------------- Pillow set-up
+
+_bomb_filter_lock = threading.Lock()
+_bomb_filter_installed = False
+
+
+def _install_bomb_filter() -> None:
+    """Make Pillow's ``DecompressionBombWarning`` an error, once per process (see module doc)."""
+    global _bomb_filter_installed
+    if _bomb_filter_installed:
+        return
+    with _bomb_filter_lock:
+        if not _bomb_filter_installed:
+            from PIL import Image
+
+            warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+            _bomb_filter_installed = True
+
+
+def _open(data: bytes, name: str) -> PILImage.Image:
+    """Open (header only) or raise ``ImageRejected`` with the right reason."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise ImageRejected(REASON_EMPTY, f"{name or 'input'} is 0 bytes")
+    _install_bomb_filter()
+    try:
+        return Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected(REASON_BOMB, str(exc)) from None
+    except UnidentifiedImageError:
+        pass
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
+        # Recognised by a plugin, but its header is damaged.
+        raise ImageRejected(_reason_for(exc), f"unreadable header: {exc}") from None
+    # Not one of ours: name the format if Pillow knows it at all, without decoding anything.
+    try:
+        with Image.open(io.BytesIO(data)) as other:
+            fmt = other.format
+    except Exception:
+        fmt = None
+    if fmt:
+        raise ImageRejected(REASON_UNSUPPORTED, f"{fmt} images are not accepted "
+                                                f"(accepted: {', '.join(ACCEPTED_FORMATS)})")
+    raise ImageRejected(REASON_NOT_IMAGE, f"not a recognised image ({_sniff(data)})")
+
+
+def _sniff(data: bytes) -> str:
+    head = data[:8]
+    return "starts with " + (repr(head) if head else "nothing")
+
+
+def _reason_for(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if "truncated" in text or isinstance(exc, EOFError):
+        return REASON_TRUNCATED
+    return REASON_CORRUPT
+
+
+def _check_pixels(width: int, height: int, limit: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageRejected(REASON_CORRUPT, f"header announces {width}x{height} pixels")
+    if width * height > limit:
+        raise ImageRejected(REASON_BOMB, f"{width}x{height} = {width * height} pixels is over the limit of "
+                                         f"{limit} (max_pixels)")
+
+
+def _load(im: PILImage.Image) -> None:
+    """Decode the pixels, mapping Pillow's many failure types onto reason codes."""
+    from PIL import Image
+
+    try:
+        im.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected(REASON_BOMB, str(exc)) from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, MemoryError) as exc:
+        raise ImageRejected(_reason_for(exc), f"cannot decode: {exc}") from None
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the header, without decoding pixels; EXIF orientation not applied.
+
+    Raises ``ImageRejected`` like ``normalise`` for data that is not an accepted image.
+    """
+    im = _open(data, "")
+    with im:
+        return int(im.size[0]), int(im.size[1])
+
+
+def decode_rgb(data: bytes, *, max_pixels: int = PILLOW_MAX_PIXELS,
+               draft_size: tuple[int, int] | None = None) -> PILImage.Image:
+    """Decode any accepted image to an upright 8-bit RGB Pillow image (for inspect's thumbnails).
+
+    ``draft_size`` lets JPEG decoding downscale in the DCT domain to at least that size.
+    """
+    settings = ImageSettings(max_pixels=max_pixels)
+    im = _open(data, "")
+    _check_pixels(im.size[0], im.size[1], settings.max_pixels)
+    orientation = _orientation(im)
+    if draft_size and im.format in ("JPEG", "MPO"):
+        want = draft_size if orientation < 5 else (draft_size[1], draft_size[0])
+        im.draft("RGB", want)
+    _load(im)
+    return _to_rgb(_apply_orientation(im, orientation), settings)
+
+
+def normalise(data: bytes, settings: ImageSettings, *, name: str = "") -> NormalisedImage:
+    """Return the record bytes for one input image, or raise ``ImageRejected``.
+
+    ``name`` only improves messages. ``settings`` should have been validated once by the caller.
+    """
+    im = _open(data, name)
+    try:
+        return _normalise(im, data, settings)
+    finally:
+        im.close()
+
+
+def _normalise(im: PILImage.Image, data: bytes, settings: ImageSettings) -> NormalisedImage:
+    width, height = int(im.size[0]), int(im.size[1])
+    _check_pixels(width, height, settings.max_pixels)
+    orientation = _orientation(im)
+    fmt = im.format or ""
+
+    if settings.pass_through and _conforms(im, fmt, orientation):
+        if settings.min_size and min(width, height) < settings.min_size:
+            raise ImageRejected(REASON_TOO_SMALL, f"{width}x{height} is smaller than --min-size "
+                                                  f"{settings.min_size} and --pass-through keeps images as they are")
+        _prove_decodes(im, fmt)
+        return NormalisedImage(bytes(data), width, height, True)
+
+    # Output geometry, in upright (oriented) coordinates.
+    up_w, up_h = (height, width) if orientation >= 5 else (width, height)
+    crop = _center_box(up_w, up_h) if settings.center_crop and not settings.pass_through else (0, 0, up_w, up_h)
+    crop_w, crop_h = crop[2] - crop[0], crop[3] - crop[1]
+    out_w, out_h = (crop_w, crop_h) if settings.pass_through else _target_size(crop_w, crop_h, settings.resize)
+    out_w, out_h = _at_least(out_w, out_h, settings.min_size)
+
+    if fmt in ("JPEG", "MPO") and (out_w < crop_w or out_h < crop_h):
+        # DCT-domain downscale to the smallest 1/2^k size still >= what the crop needs.
+        need_w = math.ceil(out_w * up_w / crop_w)
+        need_h = math.ceil(out_h * up_h / crop_h)
+        want = (need_w, need_h) if orientation < 5 else (need_h, need_w)
+        im.draft(_draft_mode(im.mode), want)
+    _load(im)
+    scale_x = im.size[0] / width
+    scale_y = im.size[1] / height
+    im = _apply_orientation(im, orientation)
+    if orientation >= 5:
+        scale_x, scale_y = scale_y, scale_x
+    im = _to_rgb(im, settings)
+
+    box = (crop[0] * scale_x, crop[1] * scale_y, crop[2] * scale_x, crop[3] * scale_y)
+    if (out_w, out_h) != im.size or box != (0, 0, im.size[0], im.size[1]):
+        im = _resize(im, (out_w, out_h), box)
+    return NormalisedImage(_encode(im, settings), out_w, out_h, False)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _orientation(im: PILImage.Image) -> int:
+    try:
+        value = im.getexif().get(_ORIENTATION_TAG, 1)
+    except Exception:  # a damaged EXIF block must not reject an otherwise good image
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _apply_orientation(im: PILImage.Image, orientation: int) -> PILImage.Image:
+    from PIL import Image
+
+    ops = {
+        2: [Image.Transpose.FLIP_LEFT_RIGHT],
+        3: [Image.Transpose.ROTATE_180],
+        4: [Image.Transpose.FLIP_TOP_BOTTOM],
+        5: [Image.Transpose.TRANSPOSE],
+        6: [Image.Transpose.ROTATE_270],
+        7: [Image.Transpose.TRANSVERSE],
+        8: [Image.Transpose.ROTATE_90],
+    }.get(orientation, [])
+    for op in ops:
+        im = im.transpose(op)
+    return im
+
+
+def _conforms(im: PILImage.Image, fmt: str, orientation: int) -> bool:
+    """Bytes a reader decodes to what we would have produced: 8-bit gray/RGB JPEG or PNG, upright."""
+    if fmt not in PASS_THROUGH_FORMATS or orientation != 1:
+        return False
+    if im.mode not in ("L", "RGB"):
+        return False
+    # 16-bit PNGs open as I;16 (excluded above); a PNG with a tRNS chunk carries transparency.
+    return "transparency" not in im.info
+
+
+def _prove_decodes(im: PILImage.Image, fmt: str) -> None:
+    """Decode the whole input cheaply: a JPEG at 1/8 scale still reads every entropy-coded byte."""
+    if fmt == "JPEG":
+        im.draft(_draft_mode(im.mode), (1, 1))
+    _load(im)
+
+
+def _draft_mode(mode: str) -> str:
+    # Asking libjpeg for RGB directly saves a YCbCr->RGB pass; gray and CMYK stay as they are.
+    return "RGB" if mode in ("RGB", "YCbCr") else mode
+
+
+def _center_box(w: int, h: int) -> tuple[int, int, int, int]:
+    """im2rec's centre crop: the central square, margin rounded down."""
+    if h > w:
+        top = (h - w) // 2
+        return 0, top, w, top + w
+    left = (w - h) // 2
+    return left, 0, left + h, h
+
+
+def _target_size(w: int, h: int, resize: int) -> tuple[int, int]:
+    """im2rec's ``--resize``: shorter side to ``resize``, the longer one scaled and rounded down."""
+    if not resize:
+        return w, h
+    if h > w:
+        return resize, max(1, h * resize // w)
+    return max(1, w * resize // h), resize
+
+
+def _at_least(w: int, h: int, min_size: int) -> tuple[int, int]:
+    if not min_size or min(w, h) >= min_size:
+        return w, h
+    factor = min_size / min(w, h)
+    return max(min_size, round(w * factor)), max(min_size, round(h * factor))
+
+
+def _resize(im: PILImage.Image, size: tuple[int, int], box: tuple[float, float, float, float]) -> PILImage.Image:
+    from PIL import Image
+
+    box_w, box_h = box[2] - box[0], box[3] - box[1]
+    upscale = size[0] > box_w or size[1] > box_h
+    # Lanczos for reduction (sharpest without ringing worth noting at these factors); bicubic
+    # for enlargement, where Lanczos rings visibly on the hard edges of field boundaries.
+    resample = Image.Resampling.BICUBIC if upscale else Image.Resampling.LANCZOS
+    return im.resize(size, resample, box=box, reducing_gap=None if upscale else _REDUCING_GAP)
+
+
+def _to_rgb(im: PILImage.Image, settings: ImageSettings) -> PILImage.Image:
+    from PIL import Image
+
+    mode = im.mode
+    if mode == "RGB":
+        return im
+    if mode in ("L", "CMYK", "YCbCr", "1"):
+        return im.convert("RGB")
+    if mode.startswith(("I", "F")):
+        return _to_8bit(im, settings.high_bit_depth).convert("RGB")
+    if mode == "P":
+        has_alpha = "transparency" in im.info or (im.palette is not None and im.palette.mode == "RGBA")
+        im = im.convert("RGBA" if has_alpha else "RGB")
+        mode = im.mode
+        if mode == "RGB":
+            return im
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (*settings.background, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    try:
+        return im.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise ImageRejected(REASON_UNSUPPORTED, f"pixel mode {mode} cannot be converted to RGB: {exc}") from None
+
+
+def _to_8bit(im: PILImage.Image, how: str) -> PILImage.Image:
+    """Map a high-bit-depth single-channel image linearly onto 0..255 (mode ``L``).
+
+    ``scale``: by the full range of the stored type, the same formula for every image so that
+    brightness stays comparable: 16-bit ``v -> round(v * 255 / 65535)``; float images whose values
+    lie in [0, 1] ``v -> round(v * 255)``; 32-bit integer (``I``) images whose values fit in
+    0..65535 are treated as 16-bit (Pillow opens some 16-bit files as ``I``); anything else
+    (negative or wider values) falls back to ``stretch``.
+    ``stretch``: each image's own minimum..maximum -> 0..255 (a constant image becomes 0).
+    Both are rounding linear maps: no value wraps (truncation) or clips (saturation).
+    """
+    import numpy as np
+    from PIL import Image
+
+    arr = np.asarray(im)
+    if arr.ndim != 2:
+        raise ImageRejected(REASON_UNSUPPORTED, f"pixel mode {im.mode} with shape {arr.shape} is not supported")
+    values = arr.astype(np.float64)
+    finite = np.isfinite(values)
+    if not finite.all():
+        values = np.where(finite, values, 0.0)
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if how == "scale":
+        if arr.dtype.kind in "ui" and lo >= 0 and hi <= 65535:
+            lo, hi = 0.0, 65535.0
+        elif arr.dtype.kind == "f" and lo >= 0 and hi <= 1:
+            lo, hi = 0.0, 1.0
+    span = hi - lo
+    if span <= 0:  # a constant image carries no contrast to keep
+        return Image.new("L", im.size, 0)
+    out = np.rint((values - lo) * (255.0 / span)).astype(np.uint8)
+    return Image.fromarray(out, mode="L")
+
+
+def _encode(im: PILImage.Image, settings: ImageSettings) -> bytes:
+    buf = io.BytesIO()
+    if settings.encoding == ".png":
+        # im2rec passes --quality to OpenCV as the PNG compression level, which clamps to 0..9.
+        im.save(buf, "PNG", compress_level=min(settings.quality, 9))
+    else:
+        # Baseline, 4:2:0, not optimised: what im2rec (OpenCV) writes, and the fastest to encode.
+        im.save(buf, "JPEG", quality=settings.quality, subsampling="4:2:0", optimize=False)
+    return buf.getvalue()
+
+
+__all__ = [
+    "ACCEPTED_FORMATS", "PILLOW_MAX_PIXELS", "REASONS", "ImageSettings", "NormalisedImage", "decode_rgb",
+    "image_size", "normalise",
+]
