@@ -46,6 +46,18 @@ def lst_path(name: str, split: str, index: int) -> str:
     return f"{META_DIR}/{shard_base(name, split, index)}.lst"
 
 
+def chips_path(name: str, split: str, index: int) -> str:
+    """Provenance of chipped records (one JSON object per line, keyed like the ``.idx``)."""
+    return f"{META_DIR}/{shard_base(name, split, index)}.chips.jsonl"
+
+
+def shard_file_pattern(name: str) -> re.Pattern[str]:
+    """Matches the dataset-relative path of any shard file (any split, index, kind) of ``name``."""
+    splits = "|".join(re.escape(s) for s in CHANNELS)
+    return re.compile(rf"^(?:{splits}|{META_DIR})/{re.escape(name)}-(?:{splits})-\d{{5}}"
+                      r"\.(?:rec|idx|lst|chips\.jsonl)$")
+
+
 def meta_path(filename: str) -> str:
     return f"{META_DIR}/{filename}"
 
