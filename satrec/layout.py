@@ -161,3 +161,43 @@ def normalised_key(landing_key: str, ext: str) -> str:
 
 def batch_key(batch_id: str) -> str:
     return f"{BATCHES_PREFIX}{batch_id}.json"
+
+
+# ---------------------------------------------------------------- training pipeline keys (issue 5)
+
+# Per run, in the data bucket: plans/<ds>/<run>/{plan.json, reconcile.json, shards/, parts/}.
+# Packed parts live here, never under a channel prefix (SageMaker streams every object there).
+
+
+def classes_registry_key(dataset: str) -> str:
+    """The dataset's class list across runs: known classes keep their ids, new ones are appended."""
+    return f"{DATASETS_PREFIX}{dataset}/{CLASSES_JSON}"
+
+
+def plan_run_prefix(dataset: str, run_id: str) -> str:
+    return f"{PLANS_PREFIX}{dataset}/{run_id}/"
+
+
+def plan_shard_key(dataset: str, run_id: str, index: int) -> str:
+    return f"{plan_run_prefix(dataset, run_id)}shards/{index:05d}.json"
+
+
+def plan_part_key(dataset: str, run_id: str, split: str, index: int, ext: str) -> str:
+    return f"{plan_run_prefix(dataset, run_id)}parts/{split}-{index:05d}.{ext}"
+
+
+def reconcile_report_key(dataset: str, run_id: str) -> str:
+    return f"{plan_run_prefix(dataset, run_id)}reconcile.json"
+
+
+def run_dataset_key(dataset: str, run_id: str, relpath: str) -> str:
+    """A dataset-relative path (``train/x.rec``, ``meta/dataset.json``) inside the run's versioned prefix."""
+    return f"{dataset_run_prefix(dataset, run_id)}{relpath}"
+
+
+def model_output_prefix(dataset: str) -> str:
+    return f"{MODELS_PREFIX}{dataset}/"
+
+
+def checkpoint_prefix(dataset: str, job_name: str) -> str:
+    return f"{CHECKPOINTS_PREFIX}{dataset}/{job_name}/"
