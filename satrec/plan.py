@@ -86,6 +86,6 @@ def make_plan(items: Sequence[InputItem], *, seed: int, ratios: Ratios, shuffle:
         if split not in ratios.used():
             continue
         ordered = record_order(buckets[split], seed, shuffle=shuffle)
-        cuts = even_cuts(len(ordered), policy.count) if policy.count else []
+        cuts = even_cuts(len(ordered), min(policy.count, len(ordered))) if policy.count and ordered else []
         plans.append(SplitPlan(split, ordered, cuts))
     return plans

@@ -1,0 +1,502 @@
+"""``satrec convert``: inputs -> RecordIO shards, side files and ``meta/dataset.json``.
+
+The flow, one pass, streaming:
+
+1. enumerate the source (``satrec.sources``): items, early rejects, skipped files;
+2. plan (``satrec.plan``): split per item, record order, shard cuts;
+3. workers read and normalise each image (``satrec.imaging``) and frame the record; the main
+   process only writes bytes, in plan order (ordered ``imap``, bounded prefetch), so the output
+   is byte-identical whatever the number of workers;
+4. each shard (``.rec``, ``.idx``, ``.lst``) is written under a staging name and published by
+   rename / one PUT; shards of an earlier run that this run did not produce are removed;
+5. ``classes.json``, ``rejects.jsonl`` and, last, ``dataset.json``.
+
+``dataset.json`` is deleted before anything else is touched, so a killed run leaves none, and a
+rerun rewrites everything to the same bytes. Memory holds the plan (one small object per input)
+and counters; records, index lines and rejects stream to disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from satrec import __version__, layout
+from satrec.documents import DatasetDoc, ImageStats, Reject, ShardInfo, SplitInfo
+from satrec.errors import ImageRejected, RecordTooLargeError, SatrecError, SourceError, UsageError
+from satrec.imaging import ImageSettings
+from satrec.plan import ShardPolicy, SplitPlan, make_plan
+from satrec.recordio import frame, pack_header
+from satrec.sources import DEFAULT_EXTS, InputItem, Source, load_input, open_source, printable_path
+from satrec.split import Ratios
+from satrec.storage import STAGING_PREFIX, LocalStorage, S3Storage, open_storage
+
+# Reject reason codes decided here (imaging.py owns the decoding ones).
+REASON_RECORD_TOO_LARGE = "record_too_large"
+REASON_ERROR = "error"   # an unexpected failure on one input: reported, never a crash
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    src: str
+    dst: str
+    name: str | None = None
+    image: ImageSettings = field(default_factory=ImageSettings)
+    exts: tuple[str, ...] = DEFAULT_EXTS
+    root: str | None = None
+    train_ratio: float | None = None     # None: 1.0 for a .lst (already a split), else 0.8
+    val_ratio: float | None = None
+    test_ratio: float = 0.0
+    seed: int = 0
+    shuffle: bool = True
+    stratify: bool = False
+    shards: int | None = None
+    shard_size_mb: float | None = None
+    pack_label: bool = False
+    num_workers: int = 0                 # 0: one per CPU
+    fail_on_reject: bool = False
+
+
+@dataclass
+class ConvertResult:
+    doc: DatasetDoc
+    published: bool
+    seconds: float
+    destination: str
+
+    @property
+    def rejected(self) -> int:
+        return self.doc.inputs.get("rejected", 0)
+
+    def summary(self) -> dict[str, Any]:
+        doc = self.doc
+        return {
+            "name": doc.name,
+            "destination": self.destination,
+            "published": self.published,
+            "inputs": dict(doc.inputs),
+            "splits": {k: {"records": v.records, "shards": [s.rec for s in v.shards]} for k, v in doc.splits.items()},
+            "num_classes": doc.num_classes,
+            "label_width": doc.label_width,
+            "rejects_by_reason": dict(sorted(doc.rejects_by_reason.items())),
+            "skipped_by_reason": doc.extra.get("skipped_by_reason", {}),
+            "seconds": round(self.seconds, 3),
+            "images_per_second": round(doc.inputs.get("packed", 0) / self.seconds, 1) if self.seconds > 0 else None,
+        }
+
+
+# --------------------------------------------------------------------------- worker side
+
+_SETTINGS: ImageSettings | None = None
+
+# A task: (location, loader, pre-read bytes or a (reason, detail) failure or None, header bytes).
+Task = tuple[str, "str | None", "bytes | tuple[str, str] | None", bytes]
+# A result: (framed record, width, height) or (None, reason, detail).
+Result = tuple[Any, Any, Any]
+
+
+def _use_settings(settings: ImageSettings) -> None:
+    global _SETTINGS
+    _SETTINGS = settings
+
+
+def _init_worker(settings: ImageSettings) -> None:
+    import signal
+
+    _use_settings(settings)
+    # Ctrl-C goes to the main process, which stops the pool; workers must not print tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Die with the main process even when it is SIGKILLed (Linux), instead of lingering.
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def process_one(task: Task) -> Result:
+    """Read, normalise and frame one input. Never raises: failures come back as reject values."""
+    location, loader, data, header = task
+    settings = _SETTINGS
+    assert settings is not None, "worker not initialised"
+    from satrec.imaging import normalise
+
+    try:
+        if isinstance(data, tuple):
+            return None, data[0], data[1]
+        if data is None:
+            data = load_input(location, loader)
+        image = normalise(data, settings, name=location)
+        return frame(header + image.data), image.width, image.height
+    except ImageRejected as exc:
+        return None, exc.reason, exc.detail
+    except RecordTooLargeError as exc:
+        return None, REASON_RECORD_TOO_LARGE, str(exc)
+    except MemoryError:
+        return None, REASON_ERROR, "out of memory while decoding"
+    except Exception as exc:   # one bad input must never stop a conversion of millions
+        return None, REASON_ERROR, f"{type(exc).__name__}: {exc}"
+
+
+# --------------------------------------------------------------------------- shard writing
+
+
+@dataclass
+class _Shard:
+    index: int
+    rec_rel: str
+    idx_rel: str
+    lst_rel: str
+    chips_rel: str | None
+    staged: dict[str, str]
+    rec: BinaryIO
+    idx: BinaryIO
+    lst: BinaryIO
+    chips: BinaryIO | None
+    sha: Any = field(default_factory=hashlib.sha256)
+    offset: int = 0
+    records: int = 0
+
+
+class SplitWriter:
+    """Writes one split's shards in order, cutting by planned position or by size."""
+
+    def __init__(self, storage: LocalStorage | S3Storage, name: str, plan: SplitPlan, policy: ShardPolicy,
+                 *, with_chips: bool, classes: list[str]) -> None:
+        self.storage = storage
+        self.name = name
+        self.plan = plan
+        self.policy = policy
+        self.with_chips = with_chips
+        self.classes = classes
+        self.shards: list[ShardInfo] = []
+        self.written: set[str] = set()
+        self.per_class: Counter[str] = Counter()
+        self.current: _Shard | None = None
+        self.next_index = 0
+
+    def _open(self) -> _Shard:
+        index = self.next_index
+        self.next_index += 1
+        split = self.plan.split
+        rels = {"rec": layout.rec_path(self.name, split, index), "idx": layout.idx_path(self.name, split, index),
+                "lst": layout.lst_path(self.name, split, index)}
+        if self.with_chips:
+            rels["chips"] = layout.chips_path(self.name, split, index)
+        staged = {kind: self.storage.staging_path(rel) for kind, rel in rels.items()}
+        # Closed in _close()/abort(): a shard stays open across many add() calls.
+        handles = {kind: open(path, "wb") for kind, path in staged.items()}  # noqa: SIM115
+        return _Shard(index, rels["rec"], rels["idx"], rels["lst"], rels.get("chips"), staged,
+                      handles["rec"], handles["idx"], handles["lst"], handles.get("chips"))
+
+    def _close(self) -> None:
+        shard = self.current
+        if shard is None:
+            return
+        self.current = None
+        for handle in (shard.rec, shard.idx, shard.lst, shard.chips):
+            if handle is not None:
+                handle.close()
+        self.storage.commit(shard.staged["rec"], shard.rec_rel)
+        self.storage.commit(shard.staged["idx"], shard.idx_rel)
+        self.storage.commit(shard.staged["lst"], shard.lst_rel)
+        if shard.chips_rel:
+            self.storage.commit(shard.staged["chips"], shard.chips_rel)
+        self.written.update(rel for rel in (shard.rec_rel, shard.idx_rel, shard.lst_rel, shard.chips_rel) if rel)
+        self.shards.append(ShardInfo(self.plan.split, shard.rec_rel, shard.idx_rel, shard.lst_rel, shard.records,
+                                     shard.offset, shard.sha.hexdigest()))
+
+    def abort(self) -> None:
+        shard = self.current
+        self.current = None
+        if shard is None:
+            return
+        for handle in (shard.rec, shard.idx, shard.lst, shard.chips):
+            if handle is not None:
+                handle.close()
+        for path in shard.staged.values():
+            self.storage.discard(path)
+
+    def add(self, position: int, item: InputItem, record: bytes, labels: tuple[float, ...]) -> None:
+        if self.policy.count:
+            target = self.plan.shard_of(position)
+            while self.current is None or self.current.index < target:
+                self._close()
+                self.current = self._open()
+        elif self.current is None:
+            self.current = self._open()
+        elif (self.policy.max_bytes and self.current.records
+              and self.current.offset + len(record) > self.policy.max_bytes):
+            self._close()
+            self.current = self._open()
+        shard = self.current
+        key = item.record_key
+        shard.rec.write(record)
+        shard.sha.update(record)
+        shard.idx.write(f"{key}\t{shard.offset}\n".encode())
+        shard.lst.write((f"{key}\t" + "".join(f"{x:f}\t" for x in labels) + item.relpath + "\n")
+                        .encode("utf-8", "surrogateescape"))
+        if shard.chips is not None:
+            line = {"key": key, "path": item.relpath, **(item.provenance or {})}
+            shard.chips.write((json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n").encode())
+        shard.offset += len(record)
+        shard.records += 1
+        self._count(item, labels)
+
+    def _count(self, item: InputItem, labels: tuple[float, ...]) -> None:
+        if item.cls is not None:
+            self.per_class[item.cls] += 1
+        elif len(labels) == len(self.classes) > 1:
+            # A multi-hot vector: count every class present.
+            for name, value in zip(self.classes, labels, strict=True):
+                if value > 0:
+                    self.per_class[name] += 1
+
+    def finish(self) -> SplitInfo:
+        if not self.plan.items:
+            return SplitInfo(0, {}, [])
+        # Count policy: every planned shard exists, even one whose inputs were all rejected.
+        total = self.plan.shard_count or 1
+        if self.current is None and self.next_index < total:
+            self.current = self._open()
+        while self.current is not None:
+            self._close()
+            if self.next_index < total:
+                self.current = self._open()
+        records = sum(s.records for s in self.shards)
+        return SplitInfo(records, dict(sorted(self.per_class.items())), self.shards)
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def _workers(requested: int) -> int:
+    if requested and requested > 0:
+        return requested
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def _default_ratios(options: ConvertOptions, source: Source) -> Ratios:
+    train = options.train_ratio
+    if train is None:
+        # A .lst is usually already one split (im2rec writes prefix_train.lst / prefix_val.lst).
+        train = 1.0 if source.kind == "lst" and options.val_ratio is None and not options.test_ratio else 0.8
+    return Ratios.resolve(train, options.val_ratio, options.test_ratio)
+
+
+def _packed_labels(item: InputItem, source: Source, pack_label: bool) -> tuple[float, ...]:
+    """The labels a record carries. For a .lst, as im2rec: every label column only with --pack-label
+    and more than one column, else the first."""
+    if source.kind == "lst" and not (pack_label and len(item.labels) > 1):
+        return item.labels[:1]
+    return item.labels
+
+
+def _header_for(item: InputItem, source: Source, pack_label: bool) -> bytes:
+    labels = _packed_labels(item, source, pack_label)
+    return pack_header(labels, item.record_key, multi=source.multi_label or len(labels) > 1)
+
+
+def _settings_dict(options: ConvertOptions, source: Source, ratios: Ratios, policy: ShardPolicy,
+                   exts: tuple[str, ...]) -> dict[str, Any]:
+    # Everything that shapes the bytes; nothing that does not (worker count, progress, paths of DST).
+    return {
+        "source": options.src,
+        "source_kind": source.kind,
+        "root": options.root,
+        "exts": list(exts),
+        "ratios": ratios.to_dict(),
+        "seed": options.seed,
+        "shuffle": options.shuffle,
+        "stratify": options.stratify,
+        "sharding": policy.to_dict(),
+        "pack_label": options.pack_label,
+        "image": options.image.to_dict(),
+    }
+
+
+def _tasks(items: Iterable[InputItem], source: Source, pack_label: bool, s3_reader: S3Storage | None,
+           gate: threading.Semaphore | None) -> Iterator[Task]:
+    for item in items:
+        if gate is not None:
+            gate.acquire()
+        header = _header_for(item, source, pack_label)
+        data: bytes | tuple[str, str] | None = None
+        if s3_reader is not None and item.loader is None:
+            # S3 inputs are fetched here (in the pool's feeder thread), so workers need no client.
+            try:
+                data = s3_reader.client.get_object(Bucket=s3_reader.bucket, Key=item.location)["Body"].read()
+                if not data:
+                    data = ("zero_byte", "object is empty")
+            except Exception as exc:
+                data = ("unreadable", f"{type(exc).__name__}: {exc}")
+        yield item.location, item.loader, data, header
+
+
+def _remove_stale(storage: LocalStorage | S3Storage, name: str, keep: set[str]) -> None:
+    pattern = layout.shard_file_pattern(name)
+    for prefix in (*layout.CHANNELS.values(), layout.META_DIR):
+        for rel, _size in list(storage.list(prefix + "/")):
+            base = rel.rsplit("/", 1)[-1]
+            if (pattern.match(rel) and rel not in keep) or base.startswith(STAGING_PREFIX):
+                storage.delete(rel)
+
+
+def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callable[[int], None] | None = None,
+            on_plan: Callable[[int], None] | None = None) -> ConvertResult:
+    """Run one conversion; raise ``SatrecError`` for fatal problems (bad options, SRC, DST)."""
+    started = time.perf_counter()
+    settings = options.image.validate()
+    policy = ShardPolicy.from_options(options.shards, options.shard_size_mb)
+    name = layout.check_name(options.name or _default_name(options.src))
+    source = open_source(options.src, exts=options.exts, root=options.root, s3_client=s3_client)
+    if not source.items and not source.rejects:
+        skipped = ", ".join(f"{n} {why}" for why, n in sorted(source.skipped.items())) or "none"
+        raise SourceError(f"found no input images in {options.src!r} (extensions {' '.join(options.exts)}; "
+                          f"skipped: {skipped}); check SRC, or widen --exts")
+    ratios = _default_ratios(options, source)
+    plans = make_plan(source.items, seed=options.seed, ratios=ratios, shuffle=options.shuffle,
+                      stratify=options.stratify, policy=policy)
+    planned = sum(len(p.items) for p in plans)
+    if on_plan:
+        on_plan(planned)
+
+    storage = open_storage(options.dst, s3_client=s3_client)
+    storage.prepare()
+    # First thing written: no dataset.json, so nobody reads a dataset while it changes.
+    storage.delete(layout.meta_path(layout.DATASET_JSON))
+
+    with_chips = any(it.provenance for it in source.items)
+    s3_reader = S3Storage(source.bucket, "", client=s3_client) if source.kind == "s3" and source.bucket else None
+    rejects_rel = layout.meta_path(layout.REJECTS_JSONL)
+    rejects_staged = storage.staging_path(rejects_rel)
+    reasons: Counter[str] = Counter()
+    sizes = [0, 0, 0, 0]   # min w, min h, max w, max h
+    packed = 0
+    split_infos: dict[str, SplitInfo] = {}
+    written: set[str] = set()
+
+    label_width = max((len(_packed_labels(it, source, options.pack_label)) for p in plans for it in p.items),
+                      default=source.label_width)
+
+    workers = _workers(options.num_workers)
+    chunk = 4 if not settings.pass_through else 32
+    gate = threading.Semaphore(workers * chunk * 4) if workers > 1 else None
+    task_iter = _tasks((it for p in plans for it in p.items), source, options.pack_label, s3_reader, gate)
+    pool = None
+    writer: SplitWriter | None = None
+    try:
+        with open(rejects_staged, "wb") as rejects_out:
+            for reject in source.rejects:
+                _write_reject(rejects_out, reject)
+                reasons[reject.reason] += 1
+            if workers > 1 and planned > 1:
+                ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                                  else "spawn")
+                pool = ctx.Pool(workers, initializer=_init_worker, initargs=(settings,))
+                results: Iterator[Result] = pool.imap(process_one, task_iter, chunksize=chunk)
+            else:
+                _use_settings(settings)
+                results = map(process_one, task_iter)
+            done = 0
+            for plan in plans:
+                writer = SplitWriter(storage, name, plan, policy, with_chips=with_chips, classes=source.classes)
+                for position, item in enumerate(plan.items):
+                    record, a, b = next(results)
+                    if gate is not None:
+                        gate.release()
+                    if record is None:
+                        reject = Reject(printable_path(item.relpath), a, b)
+                        _write_reject(rejects_out, reject)
+                        reasons[a] += 1
+                    else:
+                        writer.add(position, item, record, _packed_labels(item, source, options.pack_label))
+                        packed += 1
+                        if packed == 1:
+                            sizes = [a, b, a, b]
+                        else:
+                            sizes = [min(sizes[0], a), min(sizes[1], b), max(sizes[2], a), max(sizes[3], b)]
+                    done += 1
+                    if progress and (done & 63) == 0:
+                        progress(64)
+                split_infos[plan.split] = writer.finish()
+                written.update(writer.written)
+                writer = None
+            if progress and done & 63:
+                progress(done & 63)
+        storage.commit(rejects_staged, rejects_rel)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        storage.discard(rejects_staged)
+        if gate is not None:
+            gate.release(1 << 20)   # unblock the pool's feeder thread so terminate() can join it
+        if pool is not None:
+            pool.terminate()
+            pool = None
+        raise
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+
+    _remove_stale(storage, name, written)
+    rejected = sum(reasons.values())
+    skipped = sum(source.skipped.values())
+    classes = source.classes
+    storage.write_bytes(layout.meta_path(layout.CLASSES_JSON),
+                        (json.dumps({c: i for i, c in enumerate(classes)}, indent=2, ensure_ascii=False) + "\n")
+                        .encode())
+    doc = DatasetDoc(
+        name=name,
+        classes=list(classes),
+        label_width=label_width,
+        splits=split_infos,
+        image=ImageStats(*sizes) if packed else None,
+        inputs={"total": packed + rejected + skipped, "packed": packed, "rejected": rejected, "skipped": skipped},
+        rejects_by_reason=dict(reasons),
+        settings=_settings_dict(options, source, ratios, policy, tuple(options.exts)),
+        satrec_version=__version__,
+        extra={"skipped_by_reason": dict(sorted(source.skipped.items()))},
+    )
+    publish = not (options.fail_on_reject and rejected)
+    if publish:
+        storage.write_bytes(layout.meta_path(layout.DATASET_JSON), doc.to_json().encode())
+    if isinstance(storage, S3Storage):
+        storage.close()
+    return ConvertResult(doc, publish, time.perf_counter() - started, storage.uri)
+
+
+def _write_reject(out: BinaryIO, reject: Reject) -> None:
+    out.write((json.dumps(reject.to_dict(), ensure_ascii=False) + "\n").encode())
+
+
+def _default_name(src: str) -> str:
+    """The SRC folder's name (a list's or manifest's stem), made safe for file names and S3 keys."""
+    if src.startswith("s3://"):
+        base = src.rstrip("/").rsplit("/", 1)[-1]
+        if base.startswith("s3:") or not base:
+            base = "dataset"
+    else:
+        path = Path(src)
+        base = path.stem if path.suffix.lower() in (".lst", ".csv") else Path(src).resolve().name
+    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._-") else "-" for ch in base).strip("-._")
+    if not safe:
+        raise UsageError(f"cannot derive a dataset name from {src!r}; give --name")
+    return safe[:100]
+
+
+__all__ = ["ConvertOptions", "ConvertResult", "SatrecError", "convert", "process_one"]
