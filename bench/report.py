@@ -1,0 +1,143 @@
+"""Turn a run_all result (a dict, also saved as JSON) into the Markdown tables of bench/RESULTS.md.
+
+Everything above ``NOTES_MARKER`` is regenerated on every run; everything below it (analysis,
+profiles written by people) is kept.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+NOTES_MARKER = "<!-- Everything below this line is kept when run_all rewrites the file. -->"
+MIB = 1024 * 1024
+
+# Targets from issue 2 ("How it is judged").
+SPEEDUP_TARGET = {"resize-jpeg512": 3.0, "resize-jpeg2048": 3.0, "pass-through-chips64": 5.0}
+BASELINE_FRACTION_TARGET = 1 / 3
+PROCESS_RSS_TARGET = 128 * MIB
+GROWTH_TARGET = 0.20
+
+
+def _mib(n: int) -> str:
+    return f"{n / MIB:.0f}" if n else "-"
+
+
+def _ok(flag: bool | None) -> str:
+    return "-" if flag is None else ("yes" if flag else "**no**")
+
+
+def _rows_by(payload: dict) -> dict[tuple[str, str], dict]:
+    return {(r["scenario"], r["tool"]): r for r in payload["rows"]}
+
+
+def render(payload: dict) -> str:
+    rows = payload["rows"]
+    by = _rows_by(payload)
+    m = payload["machine"]
+    lines = [
+        "# Benchmarks: satrec convert vs MXNet im2rec.py",
+        "",
+        f"Run {payload['started']} to {payload['finished']}"
+        + (" (**quick** smoke run: tenfold smaller corpora)" if payload["quick"] else "")
+        + f"; {payload['reps']} repetitions per tool, median wall time; reproduce with `make bench`.",
+    ]
+    if payload.get("note"):
+        lines += ["", f"> {payload['note']}"]
+    if not payload.get("satrec_available", True):
+        lines += ["", f"> satrec convert was not available: {payload.get('satrec_unavailable_reason', '')}"]
+    lines += ["", "## Machine", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in m.items()]
+
+    lines += ["", "## Speed", "",
+              "Wall time of everything a user runs (im2rec: its `--list` run plus its pack run), "
+              "median of the repetitions; ratio = im2rec time / satrec time.", "",
+              "| scenario | images | corpus MB | tool | median s | all runs s | images/s | speed-up vs im2rec "
+              "| target | met | records | load avg (1 min) before/after |",
+              "|---|---:|---:|---|---:|---|---:|---:|---:|---|---:|---|"]
+    for r in rows:
+        if r["scenario"].endswith("-tenth"):
+            continue
+        im = by.get((r["scenario"], "im2rec"))
+        ratio = im["median"] / r["median"] if im and r["tool"] != "im2rec" and r["walls"] and im["walls"] else None
+        target = SPEEDUP_TARGET.get(r["scenario"]) if r["tool"] == "satrec" else None
+        met = None if target is None or ratio is None else ratio >= target
+        walls = ", ".join(f"{w:.2f}" for w in r["walls"]) or r["error"][:80]
+        ips = r["images"] / r["median"] if r["walls"] else math.nan
+        lines.append(
+            f"| {r['scenario']} | {r['images']} | {r['corpus_bytes'] / 1e6:.1f} | {r['tool']} | "
+            f"{r['median']:.2f} | {walls} | {ips:.0f} | {'-' if ratio is None else f'{ratio:.2f}x'} | "
+            f"{'-' if target is None else f'{target:.0f}x'} | {_ok(met)} | "
+            f"{r['records'] if r['records'] >= 0 else '-'} "
+            f"| {r['load_before'][0]:.2f} / {r['load_after'][0]:.2f} |")
+    sat, base = by.get(("pass-through-chips64", "satrec")), by.get(("pass-through-chips64", "baseline"))
+    if sat and base and sat["walls"] and base["walls"]:
+        frac = base["median"] / sat["median"]
+        lines += ["", f"Pass-through speed as a fraction of the read-and-concatenate baseline: **{frac:.2f}** "
+                      f"(target >= {BASELINE_FRACTION_TARGET:.2f}: {_ok(frac >= BASELINE_FRACTION_TARGET)})."]
+
+    lines += ["", "## Memory", "",
+              "Sampled from /proc every 50 ms over the whole process tree. Largest process: the kernel's "
+              "peak RSS (VmHWM) of the biggest single process. Tree RSS double-counts pages that forked "
+              "workers share; tree PSS splits them.", "",
+              "| scenario | tool | largest process MiB | which | tree RSS peak MiB | tree PSS peak MiB | processes |",
+              "|---|---|---:|---|---:|---:|---:|"]
+    for r in rows:
+        which = r["peak_process_cmd"].replace("|", "/")
+        which = ("..." + which[-60:]) if len(which) > 60 else which
+        lines.append(f"| {r['scenario']} | {r['tool']} | {_mib(r['peak_process_rss'])} | `{which}` | "
+                     f"{_mib(r['peak_tree_rss'])} | {_mib(r['peak_tree_pss'])} | {r['max_processes']} |")
+    sat2k = by.get(("resize-jpeg2048", "satrec"))
+    if sat2k and sat2k["peak_process_rss"]:
+        ok = sat2k["peak_process_rss"] <= PROCESS_RSS_TARGET
+        lines += ["", f"satrec's largest process on 2048 px inputs: **{_mib(sat2k['peak_process_rss'])} MiB** "
+                      f"(target <= 128 MiB: {_ok(ok)})."]
+    if payload.get("growth"):
+        lines += ["", "### Growth of the process tree when the number of images grows 10x (2048 px)", "",
+                  "| tool | images | tree RSS MiB | tree PSS MiB | largest process MiB | RSS growth | PSS growth "
+                  "| target | met |", "|---|---|---|---|---|---:|---:|---:|---|"]
+        for g in payload["growth"]:
+            rss = g["large_tree_rss"] / g["small_tree_rss"] - 1 if g["small_tree_rss"] else math.nan
+            pss = g["large_tree_pss"] / g["small_tree_pss"] - 1 if g["small_tree_pss"] else math.nan
+            met = (rss < GROWTH_TARGET) if g["tool"] == "satrec" else None
+            lines.append(
+                f"| {g['tool']} | {g['small_images']} -> {g['large_images']} | {_mib(g['small_tree_rss'])} -> "
+                f"{_mib(g['large_tree_rss'])} | {_mib(g['small_tree_pss'])} -> {_mib(g['large_tree_pss'])} | "
+                f"{_mib(g['small_process_rss'])} -> {_mib(g['large_process_rss'])} | {rss:+.0%} | {pss:+.0%} | "
+                f"{'< 20%' if g['tool'] == 'satrec' else '-'} | {_ok(met)} |")
+
+    lines += ["", "## Output quality", "",
+              "PSNR of the stored image against Pillow's Lanczos downscale of the original to the same size "
+              "(an even sample of records, decoded from each tool's .rec).", "",
+              "| scenario | tool | stored size | images | mean PSNR dB | min PSNR dB | at least im2rec's |",
+              "|---|---|---|---:|---:|---:|---|"]
+    for r in rows:
+        if r["psnr_mean"] is None or r["scenario"].endswith("-tenth"):
+            continue
+        im = by.get((r["scenario"], "im2rec"))
+        better = None
+        if r["tool"] == "satrec" and im and im["psnr_mean"] is not None:
+            better = r["psnr_mean"] >= im["psnr_mean"]
+        lines.append(f"| {r['scenario']} | {r['tool']} | {r['stored_size']} | {r['psnr_images']} | "
+                     f"{r['psnr_mean']:.2f} | {r['psnr_min']:.2f} | {_ok(better)} |")
+
+    lines += ["", "## Commands", ""]
+    seen = set()
+    for r in rows:
+        mode = "pass-through" if r["scenario"].startswith("pass-through") else "resize"
+        key = (mode, r["tool"])
+        if key not in seen and r["command"]:
+            seen.add(key)
+            lines.append(f"- {r['tool']} ({key[0]}): `{r['command']}`")
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, payload: dict) -> None:
+    """Write the tables, keeping the hand-written notes below ``NOTES_MARKER`` if the file has them."""
+    kept = ""
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        if NOTES_MARKER in text:
+            kept = text.split(NOTES_MARKER, 1)[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(payload) + "\n" + NOTES_MARKER + (kept or "\n"), encoding="utf-8")
