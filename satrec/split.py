@@ -36,7 +36,7 @@ class Ratios:
         if rest < -1e-9:
             raise UsageError(f"--train-ratio {train} + --test-ratio {test} is more than 1")
         if validation is None:
-            validation = max(rest, 0.0)
+            validation = rest if rest > 1e-9 else 0.0   # 0.8 + 0.2 leaves 5e-17, not a split
         elif abs(train + validation + test - 1.0) > 1e-6:
             raise UsageError(f"--train-ratio {train} + --val-ratio {validation} + --test-ratio {test} must add up "
                              "to 1")
