@@ -23,7 +23,7 @@ from satrec.errors import ImageRejected, SourceError, UsageError
 from satrec.geo.labels import open_label_raster, window_label
 from satrec.geo.options import WHOLE_SCENE_MAX_PIXELS, ChipOptions
 from satrec.geo.recipe import Recipe
-from satrec.geo.scene import SceneInfo, gdal_env, open_scene, resolve_bands
+from satrec.geo.scene import SceneInfo, gdal_env, open_scene, raster_errors, resolve_bands
 from satrec.geo.stretch import PercentilePool, apply_stretch, empty_mask, read_sample
 from satrec.geo.windows import Window, chip_grid
 
@@ -212,7 +212,6 @@ def _lonlat_bounds(info: SceneInfo, windows: list[Window]) -> list[list[float] |
     if info.transform is None or info.crs is None or not windows:
         return [None] * len(windows)
     from rasterio.crs import CRS
-    from rasterio.errors import RasterioError
     from rasterio.warp import transform
 
     xs: list[float] = []
@@ -224,7 +223,7 @@ def _lonlat_bounds(info: SceneInfo, windows: list[Window]) -> list[list[float] |
     try:
         with gdal_env():
             lons, lats = transform(CRS.from_user_input(info.crs), CRS.from_epsg(4326), xs, ys)
-    except (RasterioError, ValueError):
+    except (*raster_errors(), ValueError):  # type: ignore[misc]  # a tuple built at run time
         return [None] * len(windows)
     out: list[list[float] | None] = []
     for i in range(len(windows)):
@@ -258,7 +257,6 @@ class SceneRenderer:
 
     def render(self, window: Window) -> tuple[np.ndarray, float]:
         """(h, w, 3) uint8 pixels and the window's empty (nodata / zero) fraction."""
-        from rasterio.errors import RasterioError
         from rasterio.windows import Window as RioWindow
 
         src, info, bands = self._src, self.info, self.recipe.bands
@@ -270,7 +268,7 @@ class SceneRenderer:
             with gdal_env():
                 raw = src.read(unique, window=rio_window)
                 alpha = src.read(info.alpha_band, window=rio_window) if info.alpha_band else None
-        except RasterioError as exc:
+        except raster_errors() as exc:
             raise ImageRejected("corrupt_scene", f"reading window {window.col},{window.row} failed: "
                                 f"{str(exc).strip()[:200]}") from None
         data = raw if list(unique) == list(bands) else np.stack([raw[unique.index(b)] for b in bands])

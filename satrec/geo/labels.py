@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from satrec.errors import ImageRejected
-from satrec.geo.scene import SceneInfo, describe, gdal_env
+from satrec.geo.scene import SceneInfo, describe, gdal_env, raster_errors
 
 if TYPE_CHECKING:
     from rasterio.io import DatasetReader
@@ -33,12 +33,11 @@ class WindowLabel:
 @contextmanager
 def open_label_raster(path: str, scene: SceneInfo) -> Iterator[DatasetReader]:
     import rasterio
-    from rasterio.errors import RasterioError
 
     with gdal_env():
         try:
             src = rasterio.open(path)
-        except RasterioError as exc:
+        except raster_errors() as exc:
             raise ImageRejected("unreadable_label_raster", f"{path}: {str(exc).strip()[:200]}") from None
         with src:
             check_aligned(describe(src, path), scene)

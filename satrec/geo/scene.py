@@ -9,6 +9,7 @@ tifffile reads pixels well but knows nothing of CRSs or reprojection.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,16 +51,27 @@ def gdal_env() -> Any:
                         GDAL_PAM_ENABLED="NO")   # never write .aux.xml files next to the user's scenes
 
 
+def raster_errors() -> tuple[type[BaseException], ...]:
+    """What GDAL failures look like through rasterio (its I/O error is an OSError, not a RasterioError)."""
+    from rasterio._err import CPLE_BaseError
+    from rasterio.errors import RasterioError
+
+    return (RasterioError, OSError, CPLE_BaseError)
+
+
 @contextmanager
 def open_scene(path: str) -> Iterator[tuple[DatasetReader, SceneInfo]]:
     """Open, describe and integrity-check a scene; problems become ``ImageRejected``."""
     import rasterio
-    from rasterio.errors import RasterioError
+    from rasterio.errors import NotGeoreferencedWarning
 
-    with gdal_env():
+    with gdal_env(), warnings.catch_warnings():
+        # A scene without georeferencing is accepted (pixel-only provenance) or refused by policy:
+        # either way the decision is ours, not a warning on stderr.
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
         try:
             src = rasterio.open(path)
-        except RasterioError as exc:
+        except raster_errors() as exc:
             raise ImageRejected("unreadable_scene", f"not a readable GeoTIFF/raster: {_gdal_message(exc)}") from None
         with src:
             info = describe(src, path)
