@@ -1,0 +1,1 @@
+"""CDK stacks and constructs. Imports satrec (keys, settings) but is never imported by it."""
