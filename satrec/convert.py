@@ -340,7 +340,7 @@ def _tasks(items: Iterable[InputItem], source: Source, pack_label: bool, s3_read
             try:
                 data = s3_reader.client.get_object(Bucket=s3_reader.bucket, Key=item.location)["Body"].read()
                 if not data:
-                    data = ("zero_byte", "object is empty")
+                    data = ("zero_byte", "input is 0 bytes")
             except Exception as exc:
                 data = ("unreadable", f"{type(exc).__name__}: {exc}")
         yield item.location, item.loader, data, header

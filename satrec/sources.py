@@ -515,7 +515,7 @@ def read_local(path: str, *, max_bytes: int = MAX_RECORD_BYTES) -> bytes:
     except OSError as exc:
         raise ImageRejected("unreadable", f"{type(exc).__name__}: {exc.strerror or exc}") from None
     if not data:
-        raise ImageRejected("zero_byte", "file is empty")
+        raise ImageRejected("zero_byte", "input is 0 bytes")
     return data
 
 
