@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from satrec.errors import UsageError
-from satrec.layout import check_name
+from satrec.layout import INCOMING_PREFIX, READY_MARKER, check_name
 
 INPUT_VERSION = 1
 
@@ -21,7 +21,7 @@ FIELDS: dict[str, tuple[Any, str]] = {
     "dataset": (None, "required: the folder name under incoming/ (letters, digits, '.', '_', '-')"),
     "validation_fraction": (0.2, "share of each class that goes to the validation channel, 0 < f < 1"),
     "shard_size_mb": (256, "target size of one packed shard in MiB (1-4096); shards pack in parallel"),
-    "seed": (0, "shuffle seed; the split itself is hash-stable and does not depend on it"),
+    "seed": (0, "seed of the hash-stable split and of the record shuffle (same seed, same dataset)"),
     "reconcile": (True, "convert landing objects whose upload event was missed before planning"),
     "train": (True, "false: stop after the dataset is published (no SageMaker job)"),
     "instance_type": ("ml.g4dn.xlarge", "GPU training instance; must match the stack's allow-list"),
@@ -33,6 +33,7 @@ FIELDS: dict[str, tuple[Any, str]] = {
     "input_mode": ("File", "'File' (default) or 'Pipe' for the train/validation channels"),
     "hyperparameters": ({}, "overrides of the hyperparameters derived from dataset.json"),
     "base_model": (None, "s3:// URI of a model.tar.gz to continue training from (the 'model' channel)"),
+    "ready_marker": (None, "set by the auto-start rule: the incoming/<dataset>/_READY key (gives the dataset)"),
 }
 
 MAX_RUNTIME_LIMIT = 28 * 24 * 3600
@@ -106,6 +107,13 @@ def run_id_from_execution(execution_name: str) -> str:
     return cleaned[:80]
 
 
+def _dataset_of_marker(marker: Any) -> str:
+    parts = marker.split("/") if isinstance(marker, str) else []
+    if (len(parts) != 3 or f"{parts[0]}/" != INCOMING_PREFIX or parts[2] != READY_MARKER or not parts[1]):
+        raise InputInvalid("ready_marker", f"expected {INCOMING_PREFIX}<dataset>/{READY_MARKER}, got {marker!r}")
+    return parts[1]
+
+
 def parse_input(data: Any, *, execution_name: str, allowed_instance_prefixes: tuple[str, ...] = ()) -> PipelineInput:
     """Validate an execution input against the schema and fill in the defaults.
 
@@ -118,6 +126,9 @@ def parse_input(data: Any, *, execution_name: str, allowed_instance_prefixes: tu
     if unknown:
         raise InputInvalid(unknown[0], f"unknown field; known fields are {', '.join(FIELDS)}")
     dataset = data.get("dataset")
+    marker = data.get("ready_marker")
+    if dataset is None and marker is not None:
+        dataset = _dataset_of_marker(marker)
     if not isinstance(dataset, str):
         raise InputInvalid("dataset", "required: the dataset's folder name under incoming/, e.g. \"eurosat\"")
     try:
