@@ -18,7 +18,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from satrec import layout
-from satrec.cloud.dispatch import BATCH_PARAMETER
+from satrec.cloud.dispatch import BATCH_PARAMETER, CONVERT_JOB_ARGS
 from satrec.cloud.settings import ENV_DEFAULTS
 from stacks.config import SatrecConfig
 from stacks.nag import acknowledge, object_arn_finding
@@ -27,7 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = "containers/converter/Dockerfile"
 DOCKERIGNORE = REPO_ROOT / "containers" / "converter" / "Dockerfile.dockerignore"
 # What Batch runs (the image's ENTRYPOINT is `satrec`); Ref::batch is the submitted batch URI.
-CONVERT_COMMAND = ["job", "convert-uploads", "--batch", f"Ref::{BATCH_PARAMETER}"]
+CONVERT_COMMAND = [*CONVERT_JOB_ARGS, f"Ref::{BATCH_PARAMETER}"]
 # Retry only what is not the job's fault; everything else fails at once (Batch would otherwise
 # retry every failure that no rule matches). Patterns may end in one '*'; Batch allows five rules in all.
 RETRY_ON_STATUS_REASONS = (

@@ -19,6 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from satrec import layout
+from satrec.cloud import uploads
 from stacks.config import SatrecConfig
 from stacks.lambda_bundle import copied_code
 from stacks.nag import acknowledge, object_arn_finding
@@ -29,10 +30,10 @@ FUNCTION_TIMEOUT = cdk.Duration.seconds(60)
 
 
 def upload_event_pattern(bucket_name: str) -> events.EventPattern:
-    """Object Created events of the landing bucket under incoming/ (prefix from satrec.layout)."""
-    return events.EventPattern(source=["aws.s3"], detail_type=["Object Created"],
-                               detail={"bucket": {"name": [bucket_name]},
-                                       "object": {"key": [{"prefix": layout.INCOMING_PREFIX}]}})
+    """satrec.cloud.uploads' pattern (Object Created under incoming/) as CDK's type."""
+    pattern = uploads.upload_event_pattern(bucket_name)
+    return events.EventPattern(source=pattern["source"], detail_type=pattern["detail-type"],
+                               detail=pattern["detail"])
 
 
 class UploadTrigger(Construct):

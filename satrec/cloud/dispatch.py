@@ -17,6 +17,8 @@ from satrec.cloud.uploads import Upload
 
 # The job definition's command refers to this parameter as Ref::batch.
 BATCH_PARAMETER = "batch"
+# The container command (after the image's `satrec` entrypoint) without the batch URI.
+CONVERT_JOB_ARGS = ("job", "convert-uploads", "--batch")
 
 
 @dataclass(frozen=True)

@@ -88,3 +88,13 @@ def sequencer_is_older(candidate: str | None, recorded: str | None) -> bool:
         return False
     width = max(len(candidate), len(recorded))
     return int(candidate.rjust(width, "0"), 16) < int(recorded.rjust(width, "0"), 16)
+
+
+def upload_event_pattern(landing_bucket: str) -> dict[str, Any]:
+    """The EventBridge pattern for uploads worth a look: Object Created under incoming/.
+
+    The stack's rule and the moto tests both use this, so they cannot drift.
+    """
+    return {"source": ["aws.s3"], "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [landing_bucket]},
+                       "object": {"key": [{"prefix": layout.INCOMING_PREFIX}]}}}
