@@ -1,6 +1,6 @@
 """Run a command and measure its wall time and the memory of its whole process tree, from /proc.
 
-``resource.getrusage(RUSAGE_CHILDREN)`` reports only the largest child, so it cannot see a tree of
+``resource.getrusage(RUSAGE_CHILDREN)`` reports only the largest child's peak RSS, so it cannot see a tree of
 workers. Here a thread samples /proc: every tick it finds the descendants of the command (by parent
 pid, transitively), reads each one's ``VmRSS`` (summed: the tree) and ``VmHWM`` (the kernel's exact
 per-process peak, so the largest process's peak is never missed between ticks), and PSS from
@@ -11,6 +11,7 @@ splits them, so the PSS sum is the tree's real footprint).
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import threading
 import time
@@ -25,6 +26,7 @@ class TreeRun:
     argv: list[str]
     returncode: int
     wall_s: float
+    cpu_s: float = 0.0  # user + system CPU seconds of the whole tree (every reaped descendant)
     peak_process_rss: int = 0  # bytes: max VmHWM over every process of the tree
     peak_process_cmd: str = ""
     peak_tree_rss: int = 0  # bytes: max over ticks of the summed VmRSS
@@ -138,6 +140,10 @@ def run_tree(argv: list[str], *, cwd: str | os.PathLike[str] | None = None, env:
     log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
     log_dir.mkdir(parents=True, exist_ok=True)
     out_path, err_path = log_dir / "stdout.log", log_dir / "stderr.log"
+    # RUSAGE_CHILDREN sums the CPU time of every child reaped so far, and of their reaped children:
+    # the delta around one command is the whole tree's CPU time. Unlike wall time it barely moves
+    # when other work shares the machine, so it is the number to compare on a busy machine.
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
@@ -149,6 +155,8 @@ def run_tree(argv: list[str], *, cwd: str | os.PathLike[str] | None = None, env:
         result.wall_s = time.perf_counter() - start
         sampler.stop.set()
         sampler.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result.cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result.stdout_tail = out_path.read_text(errors="replace")[-2000:]
     result.stderr_tail = err_path.read_text(errors="replace")[-2000:]
     return result

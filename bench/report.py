@@ -27,6 +27,17 @@ def _ok(flag: bool | None) -> str:
     return "-" if flag is None else ("yes" if flag else "**no**")
 
 
+def _cpu(r: dict) -> str:
+    cpu = r.get("median_cpu")
+    return "-" if cpu is None or math.isnan(cpu) else f"{cpu:.2f}"
+
+
+def _cpu_ratio(r: dict, im: dict | None) -> str:
+    if not im or r["tool"] == "im2rec" or not r.get("cpus") or not im.get("cpus"):
+        return "-"
+    return f"{im['median_cpu'] / r['median_cpu']:.2f}x"
+
+
 def _rows_by(payload: dict) -> dict[tuple[str, str], dict]:
     return {(r["scenario"], r["tool"]): r for r in payload["rows"]}
 
@@ -51,10 +62,12 @@ def render(payload: dict) -> str:
 
     lines += ["", "## Speed", "",
               "Wall time of everything a user runs (im2rec: its `--list` run plus its pack run), "
-              "median of the repetitions; ratio = im2rec time / satrec time.", "",
+              "median of the repetitions; ratio = im2rec time / satrec time. CPU s: user + system seconds "
+              "of the whole process tree (median); its ratio is the fairer comparison when the machine is "
+              "shared, because other work inflates wall time but hardly CPU time.", "",
               "| scenario | images | corpus MB | tool | median s | all runs s | images/s | speed-up vs im2rec "
-              "| target | met | records | load avg (1 min) before/after |",
-              "|---|---:|---:|---|---:|---|---:|---:|---:|---|---:|---|"]
+              "| target | met | CPU s (tree) | CPU-time ratio | records | load avg (1 min) before/after |",
+              "|---|---:|---:|---|---:|---|---:|---:|---:|---|---:|---:|---:|---|"]
     for r in rows:
         if r["scenario"].endswith("-tenth"):
             continue
@@ -67,7 +80,7 @@ def render(payload: dict) -> str:
         lines.append(
             f"| {r['scenario']} | {r['images']} | {r['corpus_bytes'] / 1e6:.1f} | {r['tool']} | "
             f"{r['median']:.2f} | {walls} | {ips:.0f} | {'-' if ratio is None else f'{ratio:.2f}x'} | "
-            f"{'-' if target is None else f'{target:.0f}x'} | {_ok(met)} | "
+            f"{'-' if target is None else f'{target:.0f}x'} | {_ok(met)} | {_cpu(r)} | {_cpu_ratio(r, im)} | "
             f"{r['records'] if r['records'] >= 0 else '-'} "
             f"| {r['load_before'][0]:.2f} / {r['load_after'][0]:.2f} |")
     sat, base = by.get(("pass-through-chips64", "satrec")), by.get(("pass-through-chips64", "baseline"))
@@ -141,3 +154,20 @@ def write(path: Path, payload: dict) -> None:
             kept = text.split(NOTES_MARKER, 1)[1]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(payload) + "\n" + NOTES_MARKER + (kept or "\n"), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Re-render a saved result: ``python -m bench.report bench/out/results.json bench/RESULTS.md``."""
+    import json
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m bench.report RESULTS.json RESULTS.md", file=sys.stderr)
+        return 1
+    write(Path(args[1]), json.loads(Path(args[0]).read_text()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

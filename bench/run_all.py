@@ -59,6 +59,7 @@ class Measured:
     tool: str
     command: str
     walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)  # CPU seconds of the whole tree, per repetition
     peak_process_rss: int = 0
     peak_process_cmd: str = ""
     peak_tree_rss: int = 0
@@ -78,6 +79,10 @@ class Measured:
     def median(self) -> float:
         return statistics.median(self.walls) if self.walls else float("nan")
 
+    @property
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpus) if self.cpus else float("nan")
+
 
 def warm_read(folder: Path) -> int:
     """Read every file once so all runs start with the corpus in the page cache."""
@@ -94,10 +99,11 @@ def run_once(tool: Tool, src: Path, work: Path, *, pass_through: bool, into: Mea
         shutil.rmtree(work)
     work.mkdir(parents=True)
     logs = work.parent / f"{work.name}-logs"
-    wall = 0.0
+    wall = cpu = 0.0
     for n, argv in enumerate(tool.steps(src, work, pass_through=pass_through)):
         res = run_tree(argv, cwd=REPO, log_dir=logs / f"step{n}")
         wall += res.wall_s
+        cpu += res.cpu_s
         into.returncodes.append(res.returncode)
         if res.peak_process_rss > into.peak_process_rss:
             into.peak_process_rss, into.peak_process_cmd = res.peak_process_rss, res.peak_process_cmd
@@ -108,6 +114,7 @@ def run_once(tool: Tool, src: Path, work: Path, *, pass_through: bool, into: Mea
             into.error = f"exit {res.returncode}: {(res.stderr_tail or res.stdout_tail).strip()[-300:]}"
             return False
     into.walls.append(wall)
+    into.cpus.append(cpu)
     return True
 
 
@@ -215,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     payload = {"started": started, "finished": finished, "quick": args.quick, "reps": reps, "machine": info,
                "note": args.note, "satrec_available": available, "satrec_unavailable_reason": why,
-               "rows": [asdict(r) | {"median": r.median} for r in rows], "growth": growth}
+               "rows": [asdict(r) | {"median": r.median, "median_cpu": r.median_cpu} for r in rows], "growth": growth}
     results_json.parent.mkdir(parents=True, exist_ok=True)
     results_json.write_text(json.dumps(payload, indent=2))
     report.write(results_md, payload)

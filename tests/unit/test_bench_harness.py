@@ -89,6 +89,17 @@ def test_process_tree_memory_includes_worker_processes(tmp_path):
     assert res.peak_tree_rss >= res.peak_process_rss - (8 << 20)
 
 
+def test_cpu_time_counts_work_done_in_grandchildren(tmp_path):
+    code = (
+        "import subprocess, sys\n"
+        "subprocess.run([sys.executable, '-c', "
+        "'import time\\nend = time.process_time() + 0.4\\nwhile time.process_time() < end: pass'], check=True)\n"
+    )
+    res = run_tree([sys.executable, "-c", code], log_dir=tmp_path)
+    assert res.returncode == 0
+    assert res.cpu_s >= 0.4
+
+
 def test_psnr_is_infinite_for_equal_images_and_matches_the_formula():
     a = np.zeros((4, 4, 3), np.uint8)
     assert quality.psnr(a, a) == math.inf
