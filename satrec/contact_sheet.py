@@ -51,7 +51,9 @@ def draw_contact_sheet(images: Sequence[bytes], captions: Sequence[tuple[str, st
     count = len(images)
     cols = columns or max(1, min(count, 8, math.ceil(math.sqrt(count * 1.5))))
     rows = max(1, math.ceil(count / cols))
-    font_size = max(11, thumb // 9)
+    if not columns:
+        cols = max(1, math.ceil(count / rows))   # balance the grid: 16 -> 4x4, not 5+5+5+1
+    font_size = max(12, thumb // 8)
     font, small = load_font(font_size), load_font(max(10, font_size - 2))
     pad = max(4, thumb // 16)
     text_h = font_size * 2 + pad + 4
