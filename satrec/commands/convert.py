@@ -51,6 +51,8 @@ def _positive_float(text: str) -> float:
 
 
 def register(subparsers: Any) -> None:
+    from satrec.imaging import RESAMPLE, SUBSAMPLING   # stdlib-only module: keeps --help fast
+
     p = subparsers.add_parser("convert", help="images (folder, .lst, .csv, s3://) -> RecordIO dataset",
                               description=DESCRIPTION, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,6 +92,10 @@ def register(subparsers: Any) -> None:
                    help="reject images with more pixels than this (decompression bombs; default Pillow's limit)")
     g.add_argument("--high-bit-depth", choices=("scale", "stretch"), default="scale",
                    help="16-bit/float inputs: scale the full range, or stretch min..max, to 8 bits (default scale)")
+    g.add_argument("--resample", choices=RESAMPLE, default="bicubic",
+                   help="filter used when shrinking (default bicubic, antialiased)")
+    g.add_argument("--subsampling", choices=SUBSAMPLING, default="4:4:4",
+                   help="JPEG chroma subsampling (default 4:4:4; 4:2:0 gives im2rec-sized files)")
 
     g = p.add_argument_group("labels and output")
     g.add_argument("--pack-label", action="store_true",
@@ -119,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
 
     image = ImageSettings(resize=args.resize, center_crop=args.center_crop, min_size=args.min_size,
                           quality=args.quality, encoding=args.encoding, pass_through=args.pass_through,
-                          max_pixels=args.max_pixels or PILLOW_MAX_PIXELS, high_bit_depth=args.high_bit_depth)
+                          max_pixels=args.max_pixels or PILLOW_MAX_PIXELS, high_bit_depth=args.high_bit_depth,
+                          resample=args.resample, subsampling=args.subsampling)
     options = ConvertOptions(
         src=args.src, dst=args.dst, name=args.name, image=image,
         exts=tuple(args.exts) if args.exts else DEFAULT_EXTS, root=args.root,
