@@ -51,7 +51,7 @@ def _positive_float(text: str) -> float:
 
 
 def register(subparsers: Any) -> None:
-    from satrec.imaging import RESAMPLE, SUBSAMPLING   # stdlib-only module: keeps --help fast
+    from satrec.imaging import RESAMPLE, SUBSAMPLING  # stdlib-only module: keeps --help fast
 
     p = subparsers.add_parser("convert", help="images (folder, .lst, .csv, s3://) -> RecordIO dataset",
                               description=DESCRIPTION, epilog=EPILOG,
