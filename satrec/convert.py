@@ -356,13 +356,18 @@ def _remove_stale(storage: LocalStorage | S3Storage, name: str, keep: set[str]) 
 
 
 def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callable[[int], None] | None = None,
-            on_plan: Callable[[int], None] | None = None) -> ConvertResult:
-    """Run one conversion; raise ``SatrecError`` for fatal problems (bad options, SRC, DST)."""
+            on_plan: Callable[[int], None] | None = None, source: Source | None = None) -> ConvertResult:
+    """Run one conversion; raise ``SatrecError`` for fatal problems (bad options, SRC, DST).
+
+    ``source`` replaces the enumeration of ``options.src`` (scene chipping builds its own items, with
+    loaders, split keys and provenance); ``options.src`` is then only recorded in the settings.
+    """
     started = time.perf_counter()
     settings = options.image.validate()
     policy = ShardPolicy.from_options(options.shards, options.shard_size_mb)
     name = layout.check_name(options.name or _default_name(options.src))
-    source = open_source(options.src, exts=options.exts, root=options.root, s3_client=s3_client)
+    if source is None:
+        source = open_source(options.src, exts=options.exts, root=options.root, s3_client=s3_client)
     if not source.items and not source.rejects:
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(source.skipped.items())) or "none"
         raise SourceError(f"found no input images in {options.src!r} (extensions {' '.join(options.exts)}; "
