@@ -369,9 +369,9 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
     if source is None:
         source = open_source(options.src, exts=options.exts, root=options.root, s3_client=s3_client)
     if not source.items and not source.rejects:
-        skipped = ", ".join(f"{n} {why}" for why, n in sorted(source.skipped.items())) or "none"
+        skipped_text = ", ".join(f"{n} {why}" for why, n in sorted(source.skipped.items())) or "none"
         raise SourceError(f"found no input images in {options.src!r} (extensions {' '.join(options.exts)}; "
-                          f"skipped: {skipped}); check SRC, or widen --exts")
+                          f"skipped: {skipped_text}); check SRC, or widen --exts")
     ratios = _default_ratios(options, source)
     plans = make_plan(source.items, seed=options.seed, ratios=ratios, shuffle=options.shuffle,
                       stratify=options.stratify, policy=policy)
