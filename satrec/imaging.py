@@ -288,6 +288,10 @@ def _check_pixels(width: int, height: int, limit: int) -> None:
                                          f"{limit} (max_pixels)")
 
 
+# What Pillow raises on bad data (never a bug of ours): decoding failures become reason codes.
+_PILLOW_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, MemoryError)
+
+
 def _load(im: PILImage.Image, data: bytes | None = None) -> None:
     """Decode the pixels, mapping Pillow's many failure types onto reason codes."""
     from PIL import Image
@@ -298,7 +302,7 @@ def _load(im: PILImage.Image, data: bytes | None = None) -> None:
         im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected(REASON_BOMB, str(exc)) from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, MemoryError) as exc:
+    except _PILLOW_ERRORS as exc:
         raise ImageRejected(_reason_for(exc), f"cannot decode: {exc}") from None
 
 
@@ -336,7 +340,10 @@ def check_decodes(data: bytes, *, max_pixels: int = PILLOW_MAX_PIXELS) -> ImageI
         width, height = int(im.size[0]), int(im.size[1])
         _check_pixels(width, height, _pixel_limit(max_pixels))
         fmt, mode = im.format or "", im.mode
-        _prove_decodes(im, fmt, data)
+        try:
+            _prove_decodes(im, fmt, data)
+        except _PILLOW_ERRORS as exc:
+            raise ImageRejected(_reason_for(exc), f"cannot decode: {exc}") from None
         return ImageInfo(fmt, mode, width, height)
 
 
@@ -354,7 +361,10 @@ def decode_rgb(data: bytes, *, max_pixels: int = PILLOW_MAX_PIXELS,
         want = draft_size if orientation < 5 else (draft_size[1], draft_size[0])
         im.draft("RGB", want)
     _load(im, data)
-    return _to_rgb(_apply_orientation(im, orientation), settings)
+    try:
+        return _to_rgb(_apply_orientation(im, orientation), settings)
+    except _PILLOW_ERRORS as exc:
+        raise ImageRejected(_reason_for(exc), f"cannot decode: {exc}") from None
 
 
 def normalise(data: bytes, settings: ImageSettings, *, name: str = "") -> NormalisedImage:
@@ -365,6 +375,9 @@ def normalise(data: bytes, settings: ImageSettings, *, name: str = "") -> Normal
     im = _open(data, name)
     try:
         return _normalise(im, data, settings)
+    except _PILLOW_ERRORS as exc:
+        # Lazily decoded formats (TIFF strips, GIF frames) can fail after load(): still bad input.
+        raise ImageRejected(_reason_for(exc), f"cannot decode: {exc}") from None
     finally:
         im.close()
 
@@ -375,7 +388,7 @@ def _normalise(im: PILImage.Image, data: bytes, settings: ImageSettings) -> Norm
     orientation = _orientation(im)
     fmt = im.format or ""
 
-    if settings.pass_through and _conforms(im, fmt, orientation):
+    if settings.pass_through and _conforms(im, fmt, orientation, data):
         if settings.min_size and min(width, height) < settings.min_size:
             raise ImageRejected(REASON_TOO_SMALL, f"{width}x{height} is smaller than --min-size "
                                                   f"{settings.min_size} and --pass-through keeps images as they are")
@@ -441,11 +454,18 @@ def _apply_orientation(im: PILImage.Image, orientation: int) -> PILImage.Image:
     return im
 
 
-def _conforms(im: PILImage.Image, fmt: str, orientation: int) -> bool:
+# Byte offset of the bit depth in a PNG: signature (8), IHDR length and type (8), width, height (8).
+_PNG_BIT_DEPTH_OFFSET = 24
+
+
+def _conforms(im: PILImage.Image, fmt: str, orientation: int, data: bytes) -> bool:
     """Bytes a reader decodes to what we would have produced: 8-bit gray/RGB JPEG or PNG, upright."""
     if fmt not in PASS_THROUGH_FORMATS or orientation != 1:
         return False
     if im.mode not in ("L", "RGB"):
+        return False
+    if fmt == "PNG" and data[_PNG_BIT_DEPTH_OFFSET:_PNG_BIT_DEPTH_OFFSET + 1] != b"\x08":
+        # Pillow opens 16-bit RGB PNGs as 8-bit RGB (high byte), but the stored bytes stay 16-bit.
         return False
     # 16-bit PNGs open as I;16 (excluded above); a PNG with a tRNS chunk carries transparency.
     return "transparency" not in im.info

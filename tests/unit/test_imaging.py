@@ -379,3 +379,22 @@ def test_pillows_decompression_bomb_warning_is_treated_as_an_error(monkeypatch):
     monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)   # 1,600 px is now over Pillow's limit
     assert reason_of(small) == "decompression_bomb"
     assert reason_of(small, ImageSettings(pass_through=True)) == "decompression_bomb"
+
+
+def rgb16_png(w: int = 8, h: int = 4) -> tuple[bytes, np.ndarray]:
+    values = np.linspace(0, 65535, w * h * 3).round().astype(">u2").reshape(h, w * 3)
+    raw = b"".join(b"\0" + values[y].tobytes() for y in range(h))
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    data = (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(raw))
+            + png_chunk(b"IEND", b""))
+    return data, values.reshape(h, w, 3)
+
+
+def test_16_bit_rgb_png_is_reduced_to_8_bit_and_never_passed_through():
+    data, values = rgb16_png()
+    result = normalise(data, ImageSettings(pass_through=True, encoding=".png"))
+    assert not result.passed_through
+    out = np.asarray(decoded(result)).astype(int)
+    # Pillow keeps the high byte: floor(v / 256), a linear map without clipping or wrap-around.
+    assert np.array_equal(out, values.astype(int) >> 8)
+    assert out.max() == 255
