@@ -398,8 +398,11 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
                       default=source.label_width)
 
     workers = _workers(options.num_workers)
-    chunk = 4 if not settings.pass_through else 32
-    gate = threading.Semaphore(workers * chunk * 4) if workers > 1 else None
+    # A worker sends a chunk's records in one message, and at most `gate` inputs are in flight:
+    # memory is bounded by (records of ~3 chunks per worker), whatever the dataset size. Small
+    # pass-through chips need bigger chunks to amortise the IPC; decoded images need few.
+    chunk = 16 if settings.pass_through else 4
+    gate = threading.Semaphore(workers * chunk * 3) if workers > 1 else None
     task_iter = _tasks((it for p in plans for it in p.items), source, options.pack_label, s3_reader, gate)
     pool = None
     writer: SplitWriter | None = None
