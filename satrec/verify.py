@@ -165,8 +165,13 @@ def verify_path(path: str | os.PathLike[str], *, min_size: int = 0, decode: bool
 
 def verify_rec(rec: str | os.PathLike[str], *, idx: str | os.PathLike[str] | None = None,
                lst: str | os.PathLike[str] | None = None, num_classes: int | None = None, min_size: int = 0,
-               decode: bool = True, max_problems: int = DEFAULT_MAX_PROBLEMS) -> VerifyReport:
-    """Verify one ``.rec`` with whatever side files exist (im2rec's layout or satrec's)."""
+               decode: bool = True, max_problems: int = DEFAULT_MAX_PROBLEMS, expected: ShardInfo | None = None,
+               label_width: int | None = None) -> VerifyReport:
+    """Verify one ``.rec`` with whatever side files exist (im2rec's layout or satrec's).
+
+    ``expected`` (records, bytes, sha256) and ``label_width`` override what ``../meta/dataset.json``
+    says, for callers that hold a plan instead of a finished dataset (the pipeline's shard check).
+    """
     rec_path = Path(rec)
     report = VerifyReport(os.fspath(rec), max_problems=max_problems)
     found = find_side_files(rec_path)
@@ -177,11 +182,12 @@ def verify_rec(rec: str | os.PathLike[str], *, idx: str | os.PathLike[str] | Non
     if doc is not None and found.root is not None:
         rel = rec_path.resolve().relative_to(found.root.resolve()).as_posix()
         shard = next((s for split in doc.splits.values() for s in split.shards if s.rec == rel), None)
-        if shard is None:
+        if shard is None and expected is None:
             report.add("unlisted_shard", rel, "dataset.json beside it does not list this .rec")
     classes = num_classes if num_classes is not None else (doc.num_classes if doc else None)
-    label_width = doc.label_width if doc else None
-    _verify_files(rec_path, idx_path, lst_path, report, name=rec_path.name, expected=shard,
+    if label_width is None and doc is not None:
+        label_width = doc.label_width
+    _verify_files(rec_path, idx_path, lst_path, report, name=rec_path.name, expected=expected or shard,
                   num_classes=classes, label_width=label_width, min_size=min_size, decode=decode)
     return report
 

@@ -42,7 +42,8 @@ def build_dataset(root: Path, *, classes=("forest", "river", "urban"), per_split
         with open(root / rec_rel, "wb") as rec, open(root / idx_rel, "wb") as idx, open(root / lst_rel, "w") as lst:
             writer = recordio.RecordWriter(rec, idx)
             for labels, image in items:
-                writer.write(recordio.pack_image_record(labels, image, id=key, multi=label_width > 1), key=key)
+                multi = True if label_width > 1 else None
+                writer.write(recordio.pack_image_record(labels, image, id=key, multi=multi), key=key)
                 folder = classes[int(labels[0])] if 0 <= labels[0] < len(classes) else "unknown"
                 lst.write(f"{key}\t" + "".join(f"{x:f}\t" for x in labels) + f"{folder}/{key}.jpg\n")
                 if label_width == 1 and folder != "unknown" and labels[0] == int(labels[0]):

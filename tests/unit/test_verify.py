@@ -207,3 +207,48 @@ def test_lst_lines_parse_like_im2rec():
     assert parse_lst_line("7\t1.000000\t2.000000\tforest/a b.jpg\n") == ("7", (1.0, 2.0), "forest/a b.jpg")
     with pytest.raises(ValueError):
         parse_lst_line("7\tforest/a.jpg\n")
+
+
+def test_records_with_the_wrong_number_of_labels_are_found(tmp_path):
+    build_dataset(tmp_path, per_split={"train": [((0.0,), jpeg()), ((0.0, 1.0), jpeg(seed=2))]})
+    report = verify_dataset(tmp_path)
+    assert "label_width" in codes(report) and report.problems[0].where.endswith("#1")
+
+
+def test_a_shard_listed_under_another_split_is_found(dataset):
+    doc_path = dataset / layout.meta_path(layout.DATASET_JSON)
+    doc = json.loads(doc_path.read_text())
+    doc["splits"]["train"]["shards"][0]["split"] = "validation"
+    doc_path.write_text(json.dumps(doc))
+    assert "split_mismatch" in codes(verify_dataset(dataset))
+
+
+def test_a_rec_that_dataset_json_does_not_list_is_flagged(dataset):
+    extra = dataset / "train" / "other.rec"
+    shutil.copy(dataset / TRAIN_REC, extra)
+    assert "unlisted_shard" in codes(verify_path(extra))
+    assert "stray_file" in codes(verify_dataset(dataset))
+
+
+def test_an_unparseable_index_or_list_is_reported(dataset):
+    (dataset / TRAIN_IDX).write_text("0\t0\nnot an index line\n")
+    (dataset / TRAIN_LST).write_text("0\tforest.jpg\n")
+    assert {"index_parse", "list_parse", "list_count"} <= codes(verify_dataset(dataset))
+
+
+def test_a_record_too_short_for_an_image_header_is_reported(tmp_path):
+    from satrec import recordio
+
+    rec = tmp_path / "x.rec"
+    with open(rec, "wb") as f:
+        recordio.RecordWriter(f).write(b"tiny")
+    assert codes(verify_path(rec)) == {"header"}
+
+
+def test_a_caller_can_check_a_shard_against_its_plan(dataset):
+    from satrec.documents import ShardInfo
+    from satrec.verify import verify_rec
+
+    plan = ShardInfo("train", TRAIN_REC, TRAIN_IDX, TRAIN_LST, 7, 1, "0" * 64)
+    report = verify_rec(dataset / TRAIN_REC, expected=plan, num_classes=3, label_width=1)
+    assert {"record_count", "size_mismatch"} <= codes(report) and "unlisted_shard" not in codes(report)
