@@ -398,3 +398,30 @@ def test_16_bit_rgb_png_is_reduced_to_8_bit_and_never_passed_through():
     # Pillow keeps the high byte: floor(v / 256), a linear map without clipping or wrap-around.
     assert np.array_equal(out, values.astype(int) >> 8)
     assert out.max() == 255
+
+
+def thirds(w: int, h: int) -> Image.Image:
+    """Left third red, middle green, right third blue."""
+    arr = np.zeros((h, w, 3), np.uint8)
+    arr[:, : w // 3, 0] = 255
+    arr[:, w // 3: 2 * w // 3, 1] = 255
+    arr[:, 2 * w // 3:, 2] = 255
+    return Image.fromarray(arr)
+
+
+def test_center_crop_of_a_draft_decoded_jpeg_keeps_the_centre():
+    result = normalise(encode(thirds(1800, 600), quality=95), ImageSettings(resize=50, center_crop=True))
+    pixels = np.asarray(decoded(result)).astype(int)
+    assert (result.width, result.height) == (50, 50)
+    assert pixels[:, 3:47, 1].min() > 200 and pixels[:, 3:47, 0].max() < 60 and pixels[:, 3:47, 2].max() < 60
+
+
+def test_orientation_crop_and_draft_compose():
+    exif = Image.Exif()
+    exif[0x0112] = 6      # stored landscape, shown portrait: the stored left (red) ends up on top
+    data = encode(thirds(1800, 600), quality=95, exif=exif.tobytes())
+    full = np.asarray(decoded(normalise(data, ImageSettings(resize=100))))
+    assert full.shape == (300, 100, 3)
+    assert full[20, 50, 0] > 200 and full[150, 50, 1] > 200 and full[280, 50, 2] > 200
+    centre = np.asarray(decoded(normalise(data, ImageSettings(resize=50, center_crop=True)))).astype(int)
+    assert centre.shape == (50, 50, 3) and centre[3:47, :, 1].min() > 200 and centre[3:47, :, 0].max() < 60
