@@ -13,8 +13,12 @@ The rules (README "Image normalisation rules" repeats them for users):
 * High bit depth (``I;16*``, ``I``, ``F`` modes) is mapped linearly to 0..255, never truncated
   (keeping the low byte) nor saturated (clipping at 255); see ``_to_8bit``.
 * JPEG inputs are decoded with DCT-domain downscaling (``Image.draft``) whenever the output is
-  smaller than the input: at 2048 px decoding is ~95% of the work, and libjpeg's scaled IDCT
-  skips most of it.
+  smaller than the input: at 2048 px decoding is nearly all the work, and libjpeg's scaled IDCT
+  drops the inverse transform, upsampling and colour conversion of the discarded resolution.
+  Huffman decoding of every coefficient remains, so grainy 2048 px imagery gains 1.3-1.7x, smooth
+  imagery more (docs/decisions/0020).
+* 16-bit RGB(A) PNGs are opened by Pillow as 8-bit, keeping each sample's high byte (a linear
+  ``floor(v / 256)``); they are re-encoded, never passed through.
 * Centre crop works like im2rec's (``--center-crop``): the central square, before resizing.
 * Animated images contribute their first frame.
 
@@ -90,8 +94,8 @@ class ImageSettings:
     center_crop: cut the central square first, as im2rec's ``--center-crop``.
     min_size: upscale so that both sides are at least this (SageMaker fails on images smaller
         than ``image_shape``); 0 disables. With ``pass_through`` smaller images are rejected.
-    quality: JPEG quality 1-100; for ``.png`` values 0-9 are the zlib level (im2rec's
-        convention), larger values mean level 9... clamped like im2rec/OpenCV does.
+    quality: JPEG quality 1-100; for ``.png`` the zlib level, values above 9 meaning 9 (im2rec
+        hands ``--quality`` to OpenCV, which clamps it the same way).
     encoding: ``.jpg`` or ``.png``.
     pass_through: store conforming inputs' original bytes (JPEG/PNG, 8-bit gray or RGB, upright);
         resize/crop do not apply to them; non-conforming inputs are re-encoded.
