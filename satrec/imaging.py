@@ -434,6 +434,8 @@ def _normalise(im: PILImage.Image, data: bytes, settings: ImageSettings) -> Norm
 
 
 def _orientation(im: PILImage.Image) -> int:
+    if im.format in ("JPEG", "MPO") and "exif" not in im.info:
+        return 1   # a JPEG's EXIF (APP1) is read at open: without it there is no tag to parse
     try:
         value = im.getexif().get(_ORIENTATION_TAG, 1)
     except Exception:  # a damaged EXIF block must not reject an otherwise good image
