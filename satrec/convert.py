@@ -77,6 +77,14 @@ class ConvertResult:
     def rejected(self) -> int:
         return self.doc.inputs.get("rejected", 0)
 
+    def warnings(self) -> list[str]:
+        """Things that will fail later (SageMaker rejects empty channels), said now."""
+        out = [f"the {split} split is empty: add images or change the ratios (SageMaker fails on empty channels)"
+               for split, info in self.doc.splits.items() if info.records == 0]
+        if self.doc.inputs.get("packed", 0) and self.doc.num_classes < 2 and self.doc.label_width == 1:
+            out.append(f"only {self.doc.num_classes} class: a classifier needs at least 2")
+        return out
+
     def summary(self) -> dict[str, Any]:
         doc = self.doc
         return {
@@ -89,6 +97,7 @@ class ConvertResult:
             "label_width": doc.label_width,
             "rejects_by_reason": dict(sorted(doc.rejects_by_reason.items())),
             "skipped_by_reason": doc.extra.get("skipped_by_reason", {}),
+            "warnings": self.warnings(),
             "seconds": round(self.seconds, 3),
             "images_per_second": round(doc.inputs.get("packed", 0) / self.seconds, 1) if self.seconds > 0 else None,
         }

@@ -181,5 +181,7 @@ def _print_human(summary: dict[str, Any], out: Any) -> None:
     if summary["rejects_by_reason"]:
         reasons = ", ".join(f"{k} {v}" for k, v in summary["rejects_by_reason"].items())
         print(f"  rejected: {reasons} (details in meta/rejects.jsonl)", file=out)
+    for warning in summary["warnings"]:
+        print(f"  warning: {warning}", file=out)
     if not summary["published"]:
         print("  dataset.json not written (--fail-on-reject)", file=out)

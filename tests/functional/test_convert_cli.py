@@ -190,7 +190,19 @@ def test_json_summary_on_stdout_is_machine_readable(small_tree, tmp_path, capsys
     summary = json.loads(captured.out)
     assert summary["name"] == "euro" and summary["exit_code"] == 0 and summary["inputs"]["packed"] == 30
     assert summary["splits"]["train"]["shards"] == ["train/euro-train-00000.rec"]
-    assert "packed 30 of 30" in captured.err
+    assert "packed 30 of 30" in captured.err and summary["warnings"] == []
+
+
+def test_an_empty_split_and_a_single_class_are_warned_about(tmp_path, capsys):
+    src = tmp_path / "few"
+    class_tree(src, {"a": 1})      # one image: one of train/validation must be empty
+    assert main(["convert", str(src), str(tmp_path / "o"), "--num-workers", "1", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    empty = [k for k, v in summary["splits"].items() if v["records"] == 0]
+    assert len(empty) == 1
+    assert summary["warnings"] == [
+        f"the {empty[0]} split is empty: add images or change the ratios (SageMaker fails on empty channels)",
+        "only 1 class: a classifier needs at least 2"]
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -14,6 +14,7 @@ from satrec.sources import (
     normalise_exts,
     open_source,
     read_csv_manifest,
+    read_local,
     read_lst,
     scan_folder,
 )
@@ -145,6 +146,15 @@ def test_reading_an_input_rejects_empty_and_missing_files(tmp_path):
     with pytest.raises(ImageRejected) as gone:
         load_input(str(tmp_path / "gone.jpg"))
     assert gone.value.reason == "missing"
+
+
+def test_reading_a_directory_is_unreadable_and_an_oversized_file_is_too_large(tmp_path):
+    with pytest.raises(ImageRejected) as folder:
+        load_input(str(tmp_path))
+    assert folder.value.reason == "unreadable"
+    with pytest.raises(ImageRejected) as big:
+        read_local(str(touch(tmp_path, "big.jpg", b"x" * 100)), max_bytes=99)
+    assert big.value.reason == "record_too_large"
 
 
 def test_a_pluggable_loader_reads_inputs_by_module_and_function_name():
