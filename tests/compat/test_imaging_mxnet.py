@@ -75,3 +75,28 @@ def test_exif_rotated_input_reaches_mxnet_upright():
     exif[0x0112] = 6
     result = normalise(encode(textured(400, 300), "JPEG", exif=exif.tobytes()), ImageSettings(resize=150))
     assert mx.image.imdecode(result.data).shape == (200, 150, 3)
+
+
+def test_image_record_iter_reads_a_shard_of_normalised_images(tmp_path):
+    # Mixed inputs (gray PNG, CMYK JPEG, RGBA PNG, 16-bit PNG, EXIF-rotated JPEG) normalised to
+    # 32x32 with the defaults (4:4:4 JPEG): MXNet's own data pipeline decodes every one.
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    sixteen = np.linspace(0, 65535, 40 * 50).astype(np.uint16).reshape(40, 50)
+    inputs = [encode(textured(50, 40, "L"), "PNG"), encode(textured(60, 40, "CMYK"), "JPEG"),
+              encode(textured(40, 70, "RGBA"), "PNG"), encode(Image.fromarray(sixteen), "PNG"),
+              encode(textured(80, 40), "JPEG", exif=exif.tobytes()), encode(textured(33, 90), "JPEG")]
+    settings = ImageSettings(resize=32, center_crop=True)
+    rec, idx = tmp_path / "mixed.rec", tmp_path / "mixed.idx"
+    with open(rec, "wb") as r, open(idx, "wb") as i:
+        writer = recordio.RecordWriter(r, i)
+        for key, data in enumerate(inputs):
+            image = normalise(data, settings)
+            assert (image.width, image.height) == (32, 32)
+            writer.write(recordio.pack_image_record([float(key % 3)], image.data, id=key), key=key)
+    it = mx.io.ImageRecordIter(path_imgrec=str(rec), path_imgidx=str(idx), data_shape=(3, 32, 32),
+                               batch_size=len(inputs), shuffle=False, round_batch=False)
+    batch = next(iter(it))
+    assert batch.data[0].shape == (len(inputs), 3, 32, 32)
+    assert batch.label[0].asnumpy().tolist() == [float(k % 3) for k in range(len(inputs))]
+    assert batch.pad == 0
