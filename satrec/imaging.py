@@ -160,6 +160,10 @@ class ImageSettings:
         if unknown:
             raise UsageError(f"unknown image setting(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
         values = dict(data)
+        if isinstance(values.get("encoding"), str):
+            # Accept what people type in satrec.json: "jpg", "JPEG", ".png".
+            text = values["encoding"].lower().lstrip(".")
+            values["encoding"] = ".jpg" if text in ("jpg", "jpeg") else f".{text}"
         if "background" in values:
             values["background"] = tuple(int(c) for c in values["background"])
         for name in ("resize", "min_size", "quality", "max_pixels"):

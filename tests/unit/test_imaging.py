@@ -425,3 +425,8 @@ def test_orientation_crop_and_draft_compose():
     assert full[20, 50, 0] > 200 and full[150, 50, 1] > 200 and full[280, 50, 2] > 200
     centre = np.asarray(decoded(normalise(data, ImageSettings(resize=50, center_crop=True)))).astype(int)
     assert centre.shape == (50, 50, 3) and centre[3:47, :, 1].min() > 200 and centre[3:47, :, 0].max() < 60
+
+
+@pytest.mark.parametrize(("given", "stored"), [("jpg", ".jpg"), ("JPEG", ".jpg"), (".png", ".png"), ("PNG", ".png")])
+def test_settings_from_a_dict_accept_encoding_names_as_people_write_them(given, stored):
+    assert ImageSettings.from_dict({"encoding": given}).encoding == stored
