@@ -445,7 +445,14 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
                         if packed == 1:
                             sizes = [a, b, a, b]
                         else:
-                            sizes = [min(sizes[0], a), min(sizes[1], b), max(sizes[2], a), max(sizes[3], b)]
+                            if a < sizes[0]:
+                                sizes[0] = a
+                            if b < sizes[1]:
+                                sizes[1] = b
+                            if a > sizes[2]:
+                                sizes[2] = a
+                            if b > sizes[3]:
+                                sizes[3] = b
                     done += 1
                     if progress and (done & 63) == 0:
                         progress(64)

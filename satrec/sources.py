@@ -204,10 +204,12 @@ def scan_folder(root: Path, *, exts: tuple[str, ...] = DEFAULT_EXTS) -> Source:
     except OSError as exc:
         raise SourceError(f"cannot read source folder {str(root)!r}: {exc.strerror or exc}") from None
     pending: list[tuple[str, str, str, int | None]] = []   # relpath, class, abs path, size
+    cut = len(top.rstrip(os.sep)) + 1
     rejects: list[Reject] = []
     skipped: Counter[str] = Counter()
     for path, entry, error in _walk(top):
-        rel = os.path.relpath(path, top).replace(os.sep, "/")
+        # Every path from _walk starts with top + separator: slicing is ~20x cheaper than relpath().
+        rel = path[cut:].replace(os.sep, "/") if path != top else "."
         parts = rel.split("/")
         if error is not None:
             # An unreadable sub-folder: its files cannot even be counted, so it is one reject.
