@@ -65,6 +65,9 @@ def register(subparsers: Any) -> None:
                    help="file extensions to take, case-insensitive (default: .jpg .jpeg .png .bmp .gif .webp "
                         ".tif .tiff); other files are counted as skipped")
 
+    g.add_argument("--recursive", action="store_true",
+                   help="accepted for im2rec compatibility: class folders are always walked recursively")
+
     g = p.add_argument_group("split and order")
     g.add_argument("--train-ratio", type=_positive_float, default=None,
                    help="share of inputs for train (default 0.8; 1.0 for a .lst, which is usually one split)")
@@ -92,6 +95,8 @@ def register(subparsers: Any) -> None:
                    help="reject images with more pixels than this (decompression bombs; default Pillow's limit)")
     g.add_argument("--high-bit-depth", choices=("scale", "stretch"), default="scale",
                    help="16-bit/float inputs: scale the full range, or stretch min..max, to 8 bits (default scale)")
+    g.add_argument("--color", type=int, default=1,
+                   help="im2rec compatibility: only 1 (colour) is accepted; records are always 3-channel RGB")
     g.add_argument("--resample", choices=RESAMPLE, default="bicubic",
                    help="filter used when shrinking (default bicubic, antialiased)")
     g.add_argument("--subsampling", choices=SUBSAMPLING, default="4:4:4",
@@ -123,6 +128,11 @@ def run(args: argparse.Namespace) -> int:
     from satrec.imaging import PILLOW_MAX_PIXELS, ImageSettings
     from satrec.sources import DEFAULT_EXTS
 
+    if args.color != 1:
+        from satrec.errors import UsageError
+
+        raise UsageError(f"--color {args.color} is not supported: records are always 3-channel RGB, which "
+                         "the SageMaker algorithm and ImageRecordIter expect; drop the option")
     image = ImageSettings(resize=args.resize, center_crop=args.center_crop, min_size=args.min_size,
                           quality=args.quality, encoding=args.encoding, pass_through=args.pass_through,
                           max_pixels=args.max_pixels or PILLOW_MAX_PIXELS, high_bit_depth=args.high_bit_depth,

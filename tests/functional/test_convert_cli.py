@@ -210,11 +210,21 @@ def test_an_empty_split_and_a_single_class_are_warned_about(tmp_path, capsys):
     (["--shards", "2", "--shard-size", "5"], "not both"),
     (["--name", "bad name"], "--name"),
     (["--quality", "0"], "--quality"),
+    (["--color", "0"], "--color"),
 ])
 def test_bad_options_are_one_line_fatal_errors(small_tree, tmp_path, capsys, argv, message):
     assert main(["convert", str(small_tree), str(tmp_path / "o"), *argv]) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_im2rec_option_spellings_are_accepted(small_tree, tmp_path):
+    assert main(["convert", str(small_tree), str(tmp_path / "o"), "--recursive", "--num-thread", "1", "--color", "1",
+                 "--encoding", ".png", "--quality", "3", "--exts", ".JPG"]) == 0
+    rec = next((tmp_path / "o" / "train").glob("*.rec"))
+    with open(rec, "rb") as stream:
+        _, image = recordio.unpack_image_record(next(recordio.iter_records(stream)).payload)
+    assert image.startswith(b"\x89PNG")
 
 
 def test_missing_source_and_unwritable_destination_are_fatal(small_tree, tmp_path, capsys):
