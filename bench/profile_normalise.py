@@ -72,7 +72,8 @@ def main() -> None:
     inputs = [satellite_like(args.size, i) for i in range(args.n)]
     settings = ImageSettings(resize=args.resize, quality=95)
     refs = [reference(d, args.resize) for d in inputs]
-    for label, fn in (("satrec", lambda d: normalise(d, settings).data), ("im2rec", lambda d: im2rec_like(d, args.resize))):
+    runners = (("satrec", lambda d: normalise(d, settings).data), ("im2rec", lambda d: im2rec_like(d, args.resize)))
+    for label, fn in runners:
         fn(inputs[0])
         start = time.perf_counter()
         outs = [fn(d) for d in inputs]
