@@ -337,22 +337,48 @@ def _settings_dict(options: ConvertOptions, source: Source, ratios: Ratios, poli
     }
 
 
+S3_FETCH_THREADS = 16    # S3 GETs are latency-bound (~10-50 ms each): overlap them
+
+
+def _fetch(s3_reader: S3Storage, key: str) -> bytes | tuple[str, str]:
+    try:
+        data = s3_reader.client.get_object(Bucket=s3_reader.bucket, Key=key)["Body"].read()
+    except Exception as exc:
+        return "unreadable", f"{type(exc).__name__}: {exc}"
+    return bytes(data) if data else ("zero_byte", "input is 0 bytes")
+
+
 def _tasks(items: Iterable[InputItem], source: Source, pack_label: bool, s3_reader: S3Storage | None,
            gate: threading.Semaphore | None) -> Iterator[Task]:
-    for item in items:
-        if gate is not None:
-            gate.acquire()
-        header = _header_for(item, source, pack_label)
-        data: bytes | tuple[str, str] | None = None
-        if s3_reader is not None and item.loader is None:
-            # S3 inputs are fetched here (in the pool's feeder thread), so workers need no client.
-            try:
-                data = s3_reader.client.get_object(Bucket=s3_reader.bucket, Key=item.location)["Body"].read()
-                if not data:
-                    data = ("zero_byte", "input is 0 bytes")
-            except Exception as exc:
-                data = ("unreadable", f"{type(exc).__name__}: {exc}")
-        yield item.location, item.loader, data, header
+    """Worker tasks in plan order. S3 inputs are fetched here, in the main process (by a few threads,
+    in order, a bounded window ahead), so workers never need an AWS client."""
+    if s3_reader is None:
+        for item in items:
+            if gate is not None:
+                gate.acquire()
+            yield item.location, item.loader, None, _header_for(item, source, pack_label)
+        return
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    window: deque[tuple[InputItem, Future[bytes | tuple[str, str]] | None]] = deque()
+    with ThreadPoolExecutor(S3_FETCH_THREADS, thread_name_prefix="satrec-s3") as fetchers:
+        for item in items:
+            window.append((item, fetchers.submit(_fetch, s3_reader, item.location) if item.loader is None else None))
+            if len(window) < 2 * S3_FETCH_THREADS:
+                continue
+            yield _s3_task(window.popleft(), source, pack_label, gate)
+        while window:
+            yield _s3_task(window.popleft(), source, pack_label, gate)
+
+
+def _s3_task(entry: tuple[InputItem, Any], source: Source, pack_label: bool,
+             gate: threading.Semaphore | None) -> Task:
+    item, future = entry
+    data = future.result() if future is not None else None
+    if gate is not None:
+        gate.acquire()
+    return item.location, item.loader, data, _header_for(item, source, pack_label)
 
 
 def _remove_stale(storage: LocalStorage | S3Storage, name: str, keep: set[str]) -> None:
