@@ -141,7 +141,7 @@ def assemble(s3: Any, plan: Plan) -> dict[str, Any]:
         result[split] = {"rec_key": keys["rec"], "bytes": size, "parts": len(manifests),
                          "records": sum(int(m["records"]) for m in manifests)}
     put_json(s3, bucket, layout.run_dataset_key(plan.dataset, plan.run_id, layout.meta_path(layout.CLASSES_JSON)),
-             {"classes": plan.classes})
+             {name: i for i, name in enumerate(plan.classes)})   # the local converter's classes.json
     return result
 
 

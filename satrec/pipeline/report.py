@@ -125,10 +125,22 @@ def failure_reason(error: str, cause: str) -> str:
             return f"SageMaker FailureReason: {parsed['FailureReason']}"
         if "errorMessage" in parsed:               # a Lambda handler's exception
             return f"{parsed.get('errorType', error)}: {parsed['errorMessage']}"
-        if "statusReason" in parsed or "StatusReason" in parsed:   # a Batch job
-            reason = parsed.get("statusReason") or parsed.get("StatusReason")
-            return f"AWS Batch job {parsed.get('jobName') or parsed.get('JobName', '')} failed: {reason}"
+        job = {k[:1].lower() + k[1:]: v for k, v in parsed.items()}   # Step Functions capitalises Batch's keys
+        if "jobName" in job and "status" in job:                      # a Batch job (DescribeJobs)
+            return f"AWS Batch job {job['jobName']} {job['status']}: {_batch_reason(job)}"
     return f"{error}: {cause}" if cause else error
+
+
+def _batch_reason(job: dict[str, Any]) -> str:
+    if job.get("statusReason"):
+        return str(job["statusReason"])
+    array = job.get("arrayProperties") or {}
+    summary = array.get("statusSummary") or array.get("StatusSummary") or {}
+    failed = summary.get("FAILED")
+    if failed:
+        return (f"{failed} of {array.get('size') or array.get('Size')} array children failed; "
+                "their CloudWatch logs (stream prefix 'pipeline') say why")
+    return "no reason given; see the job's CloudWatch logs"
 
 
 def failure_notice(s3: Any | None, *, artifacts_bucket: str | None, failed_state: str, error: dict[str, Any],
@@ -138,6 +150,7 @@ def failure_notice(s3: Any | None, *, artifacts_bucket: str | None, failed_state
     cause = str(error.get("Cause", ""))
     reason = failure_reason(name, cause)
     run = state.get("run") if isinstance(state.get("run"), dict) else {}
+    run = run.get("Payload", run) if isinstance(run.get("Payload", run), dict) else {}   # a Lambda result
     raw_input = state if not run else {}
     dataset = run.get("dataset") or (raw_input.get("dataset") if isinstance(raw_input.get("dataset"), str) else None)
     run_id = run.get("run_id")
