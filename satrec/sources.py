@@ -356,7 +356,7 @@ def read_lst(path: Path, *, root: Path | None = None) -> Source:
                 rejects.append(Reject(where, "bad_line", f"expected 'index<TAB>label<TAB>path', got {len(fields)} "
                                                          "column(s)"))
                 continue
-            rel = fields[-1]
+            rel = fields[-1].strip()   # as im2rec: surrounding blanks are not part of the name
             try:
                 key = int(fields[0].strip())
             except ValueError:
