@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from satrec.documents import Reject
-from satrec.errors import ImageRejected, SourceError, UsageError
+from satrec.errors import ImageRejected, SatrecError, SourceError, UsageError
 from satrec.recordio import MAX_RECORD_BYTES, float32
 
 DEFAULT_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -368,7 +368,7 @@ def read_lst(path: Path, *, root: Path | None = None) -> Source:
                 continue
             try:
                 labels = tuple(_parse_label(x) for x in fields[1:-1])
-            except (ValueError, Exception) as exc:
+            except (ValueError, SatrecError) as exc:   # not a number; does not fit a float32
                 rejects.append(Reject(printable_path(rel), "bad_label", f"{where}: {exc}"))
                 continue
             location, problem = _resolve(root_dir, real_root, rel)
@@ -442,7 +442,7 @@ def read_csv_manifest(path: Path, *, root: Path | None = None) -> Source:
         rel = row[path_col]
         try:
             labels, cls = _csv_labels(row, label_cols, mode, classes, ids)
-        except ValueError as exc:
+        except (ValueError, SatrecError) as exc:
             rejects.append(Reject(printable_path(rel), "bad_label", f"{where}: {exc}"))
             continue
         location, problem = _resolve(root_dir, real_root, rel)
