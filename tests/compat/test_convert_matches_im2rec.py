@@ -13,7 +13,7 @@ from tests.convert_corpus import class_tree, image_bytes
 
 mx = pytest.importorskip("mxnet")
 pytest.importorskip("cv2")
-pytestmark = pytest.mark.mxnet
+pytestmark = [pytest.mark.mxnet, pytest.mark.slow]
 
 IM2REC = Path(mx.__file__).parent / "tools" / "im2rec.py"
 
