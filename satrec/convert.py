@@ -520,6 +520,7 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
         rejects_by_reason=dict(reasons),
         settings=_settings_dict(options, source, ratios, policy, tuple(options.exts)),
         satrec_version=__version__,
+        recipe=source.recipe,
         extra={"skipped_by_reason": dict(sorted(source.skipped.items()))},
     )
     publish = not (options.fail_on_reject and rejected)

@@ -88,6 +88,7 @@ class Source:
     skipped: Counter[str] = field(default_factory=Counter)
     bucket: str | None = None        # S3 sources: where ``location`` keys live
     multi_label: bool = False        # labels are packed as a vector (flag N)
+    recipe: dict[str, Any] | None = None   # how scenes became chips (bands, stretch): dataset.json "recipe"
 
     @property
     def total(self) -> int:

@@ -25,11 +25,13 @@ def test_chip_items_keep_scenes_in_one_split_and_write_provenance_keyed_like_the
             items.append(InputItem(relpath=f"scene{s}/r{r}c0.png", labels=(float(s % 2),), location=loc,
                                    index=len(items), cls=f"c{s % 2}", split_key=f"scene{s}",
                                    loader=f"{__name__}:chip_loader", provenance={"scene": f"scene{s}", "row": r}))
-    source = Source("scenes", "scenes", items, ["c0", "c1"], 1)
+    recipe = {"bands": [3, 2, 1], "stretch": "percentile"}
+    source = Source("scenes", "scenes", items, ["c0", "c1"], 1, recipe=recipe)
     dst = tmp_path / "out"
     result = convert(ConvertOptions(src="scenes", dst=str(dst), name="chips", train_ratio=0.5, num_workers=2),
                      source=source)
     assert result.rejected == 0 and result.doc.inputs["packed"] == 18
+    assert json.loads((dst / "meta/dataset.json").read_text())["recipe"] == recipe
     scene_splits: dict[str, set[str]] = {}
     for split, info in result.doc.splits.items():
         for shard in info.shards:
