@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import cast
 
 import aws_cdk as cdk
-from aws_cdk import Validations
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -13,6 +12,7 @@ from constructs import Construct
 from satrec import layout
 from stacks.bucket_defaults import secure_bucket_props
 from stacks.config import SatrecConfig
+from stacks.nag import acknowledge
 
 BATCH_DOCUMENT_DAYS = 30   # key lists are only read by the job they were written for
 
@@ -38,8 +38,8 @@ class Storage(Construct):
                                                  noncurrent_version_expiration=cdk.Duration.days(1),
                                                  abort_incomplete_multipart_upload_after=cdk.Duration.days(1))],
         })
-        Validations.of(self.access_logs).acknowledge(cdk.Acknowledgment(
-            id="AwsSolutions-S1", reason="This is the access-log target bucket; logging it into itself would loop."))
+        acknowledge(cast(cdk.CfnResource, self.access_logs.node.default_child), "AwsSolutions-S1",
+                    "This is the access-log target bucket; logging it into itself would loop.")
 
         def bucket(name: str, extra_rules: list[s3.LifecycleRule] | None = None) -> s3.Bucket:
             props = secure_bucket_props(key=self.key, access_logs=self.access_logs, log_prefix=f"{name.lower()}/",
