@@ -301,8 +301,13 @@ def _workers(requested: int) -> int:
 def _default_ratios(options: ConvertOptions, source: Source) -> Ratios:
     train = options.train_ratio
     if train is None:
-        # A .lst is usually already one split (im2rec writes prefix_train.lst / prefix_val.lst).
-        train = 1.0 if source.kind == "lst" and options.val_ratio is None and not options.test_ratio else 0.8
+        if options.val_ratio is not None:
+            # --val-ratio alone: train takes the rest (what a user asking for 30% validation means).
+            train = max(0.0, 1.0 - options.val_ratio - options.test_ratio)
+        elif source.kind == "lst" and not options.test_ratio:
+            train = 1.0   # a .lst is usually already one split (im2rec writes prefix_train/_val.lst)
+        else:
+            train = 0.8   # with --test-ratio over 0.2, Ratios.resolve asks for an explicit --train-ratio
     return Ratios.resolve(train, options.val_ratio, options.test_ratio)
 
 

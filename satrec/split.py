@@ -34,7 +34,8 @@ class Ratios:
                 raise UsageError(f"{name} {value} is outside 0..1")
         rest = 1.0 - train - test
         if rest < -1e-9:
-            raise UsageError(f"--train-ratio {train} + --test-ratio {test} is more than 1")
+            raise UsageError(f"--train-ratio {train} + --test-ratio {test} is more than 1; give both explicitly "
+                             "(the default --train-ratio is 0.8)")
         if validation is None:
             validation = rest if rest > 1e-9 else 0.0   # 0.8 + 0.2 leaves 5e-17, not a split
         elif abs(train + validation + test - 1.0) > 1e-6:

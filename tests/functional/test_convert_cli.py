@@ -175,6 +175,12 @@ def test_stratify_gives_exact_per_class_ratios(tmp_path):
     assert doc.splits["validation"].per_class == {"a": 3, "b": 6}
 
 
+def test_val_ratio_alone_gives_train_the_rest(small_tree, tmp_path):
+    dst = tmp_path / "out"
+    assert main(["convert", str(small_tree), str(dst), "--val-ratio", "0.5", "--num-workers", "1"]) == 0
+    assert load_doc(dst).settings["ratios"] == {"train": 0.5, "validation": 0.5, "test": 0.0}
+
+
 def test_fail_on_reject_holds_back_dataset_json_and_exits_2(small_tree, tmp_path):
     (small_tree / "Forest" / "zero.jpg").write_bytes(b"")
     dst = tmp_path / "out"
