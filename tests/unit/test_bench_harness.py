@@ -170,3 +170,18 @@ def test_report_rewrite_keeps_the_hand_written_notes(tmp_path):
     text = path.read_text()
     assert "| nproc | 64 |" in text and "| nproc | 2 |" not in text
     assert text.count("Profile: decoding dominates.") == 1
+
+
+def test_stage_profiler_covers_both_pipelines_on_square_images(tmp_path):
+    pytest.importorskip("cv2")
+    from bench import stages
+
+    spec = corpora.CorpusSpec("stages", 3, 64)
+    folder = corpora.ensure(spec, tmp_path, workers=1, log=lambda _m: None)
+    paths = sorted(folder.rglob("*.jpg"))
+    resize_rows = dict(stages.resize_stages([p.read_bytes() for p in paths], 32))
+    assert any(name.startswith("satrec: normalise") for name in resize_rows)
+    assert any(name.startswith("im2rec: cv2.imdecode") for name in resize_rows)
+    assert all(ms >= 0 for ms in resize_rows.values())
+    pass_rows = dict(stages.pass_through_stages(paths))
+    assert "baseline: read one file" in pass_rows
