@@ -72,6 +72,7 @@ class ConvertResult:
     published: bool
     seconds: float
     destination: str
+    foreign_files: list[str] = field(default_factory=list)   # in channel folders, not written by this run
 
     @property
     def rejected(self) -> int:
@@ -83,6 +84,10 @@ class ConvertResult:
                for split, info in self.doc.splits.items() if info.records == 0]
         if self.doc.inputs.get("packed", 0) and self.doc.num_classes < 2 and self.doc.label_width == 1:
             out.append(f"only {self.doc.num_classes} class: a classifier needs at least 2")
+        if self.foreign_files:
+            shown = ", ".join(self.foreign_files[:3]) + (", ..." if len(self.foreign_files) > 3 else "")
+            out.append(f"{len(self.foreign_files)} other file(s) in the channel folders ({shown}): SageMaker "
+                       "would train on them too; remove them or use another DST")
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -386,13 +391,22 @@ def _s3_task(entry: tuple[InputItem, Any], source: Source, pack_label: bool,
     return item.location, item.loader, data, _header_for(item, source, pack_label)
 
 
-def _remove_stale(storage: LocalStorage | S3Storage, name: str, keep: set[str]) -> None:
+def _remove_stale(storage: LocalStorage | S3Storage, name: str, keep: set[str]) -> list[str]:
+    """Delete this dataset's shard files that this run did not write, and leftover staging files.
+
+    Returns the other files found in channel folders: not ours to delete, but SageMaker Pipe mode
+    would stream them into training along with ours.
+    """
     pattern = layout.shard_file_pattern(name)
+    foreign = []
     for prefix in (*layout.CHANNELS.values(), layout.META_DIR):
         for rel, _size in list(storage.list(prefix + "/")):
             base = rel.rsplit("/", 1)[-1]
             if (pattern.match(rel) and rel not in keep) or base.startswith(STAGING_PREFIX):
                 storage.delete(rel)
+            elif prefix != layout.META_DIR and rel not in keep:
+                foreign.append(rel)
+    return foreign
 
 
 def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callable[[int], None] | None = None,
@@ -508,7 +522,7 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
             pool.close()
             pool.join()
 
-    _remove_stale(storage, name, written)
+    foreign = _remove_stale(storage, name, written)
     rejected = sum(reasons.values())
     skipped = sum(source.skipped.values())
     classes = source.classes
@@ -533,7 +547,7 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
         storage.write_bytes(layout.meta_path(layout.DATASET_JSON), doc.to_json().encode())
     if isinstance(storage, S3Storage):
         storage.close()
-    return ConvertResult(doc, publish, time.perf_counter() - started, storage.uri)
+    return ConvertResult(doc, publish, time.perf_counter() - started, storage.uri, foreign)
 
 
 def _write_reject(out: BinaryIO, reject: Reject) -> None:

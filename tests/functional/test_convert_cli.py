@@ -154,7 +154,7 @@ def test_shard_size_cuts_shards_below_the_limit(small_tree, tmp_path):
     assert [s.rec for s in shards] == [f"train/eurosat-train-{i:05d}.rec" for i in range(len(shards))]
 
 
-def test_rerun_with_fewer_shards_removes_stale_shards_of_the_same_name(small_tree, tmp_path):
+def test_rerun_with_fewer_shards_removes_stale_shards_of_the_same_name(small_tree, tmp_path, capsys):
     dst = tmp_path / "out"
     assert main(["convert", str(small_tree), str(dst), "--shards", "4", "--num-workers", "1"]) == 0
     (dst / "train" / "other-train-00000.rec").write_bytes(b"")     # another dataset's file: left alone
@@ -163,6 +163,7 @@ def test_rerun_with_fewer_shards_removes_stale_shards_of_the_same_name(small_tre
     assert "train/eurosat-train-00001.rec" not in files and "meta/eurosat-train-00003.idx" not in files
     assert "train/other-train-00000.rec" in files
     assert not any(".satrec-tmp-" in f for f in files)
+    assert "channel folders (train/other-train-00000.rec)" in capsys.readouterr().out
 
 
 def test_stratify_gives_exact_per_class_ratios(tmp_path):
