@@ -70,6 +70,8 @@ class ResNet(nn.HybridBlock):  # type: ignore[misc]
         super().__init__()
         self.num_layers = num_layers
         self.features = nn.HybridSequential()
+        units: tuple[int, ...]
+        widths: tuple[int, ...]
         if num_layers in IMAGENET_LAYOUT:
             kind, units = IMAGENET_LAYOUT[num_layers]
             block = _Basic if kind == "basic" else _Bottleneck
