@@ -54,6 +54,7 @@ class SatrecConfig:
     access_log_days: int = 365
     log_retention_days: int = 30
     notification_email: str | None = None
+    pipeline_auto_start: bool = False   # issue 5: start the training pipeline on incoming/<dataset>/_READY
     dataset_defaults: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_DATASET_SETTINGS))
 
     @property
@@ -169,6 +170,8 @@ def from_context(get: Callable[[str], Any]) -> SatrecConfig:
         log_retention_days=pick("log_retention_days", _retention, d.log_retention_days),
         notification_email=_optional_str("notification_email", pick("notification_email", str, ""),
                                          r"[^@\s]+@[^@\s]+\.[^@\s]+", "ops@example.com"),
+        pipeline_auto_start=pick("pipeline_auto_start", lambda v: _bool("pipeline_auto_start", v),
+                                 d.pipeline_auto_start),
         dataset_defaults=dict(defaults),
     )
     _check_combinations(config)

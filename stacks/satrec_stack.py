@@ -17,6 +17,7 @@ from stacks.converter import Converter
 from stacks.monitoring import Monitoring
 from stacks.network import Network
 from stacks.storage import Storage
+from stacks.training_workflow import TrainingWorkflow, WorkflowSettings
 from stacks.upload_trigger import UploadTrigger
 
 
@@ -40,12 +41,21 @@ class SatrecStack(cdk.Stack):
             self, "Monitoring", key=self.storage.key, dead_letter_queue=self.upload_trigger.dead_letter_queue,
             function=self.upload_trigger.function, job_queue=self.converter.job_queue,
             job_log_group=self.converter.log_group, notification_email=config.notification_email)
+        self.training = TrainingWorkflow(
+            self, "Training", landing=self.storage.landing, data=self.storage.data, artifacts=self.storage.artifacts,
+            key=self.storage.key, job_queue=self.converter.job_queue, image=self.converter.image,
+            job_log_group=self.converter.log_group, vpc=self.network.vpc, subnets=self.network.subnets,
+            security_group=self.network.task_security_group, topic=self.monitoring.topic,
+            settings=WorkflowSettings(dataset_defaults=dict(config.dataset_defaults), job_vcpus=config.job_vcpus,
+                                      job_memory_mib=config.job_memory_mib, log_retention=self.log_retention,
+                                      auto_start_on_ready=config.pipeline_auto_start))
 
         for name, value in {"LandingBucket": self.storage.landing.bucket_name,
                             "DataBucket": self.storage.data.bucket_name,
                             "ArtifactsBucket": self.storage.artifacts.bucket_name,
                             "ConversionJobQueue": self.converter.job_queue.job_queue_arn,
-                            "NotificationTopic": self.monitoring.topic.topic_arn}.items():
+                            "NotificationTopic": self.monitoring.topic.topic_arn,
+                            "TrainingPipeline": self.training.state_machine.state_machine_arn}.items():
             cdk.CfnOutput(self, name, value=value)
 
 

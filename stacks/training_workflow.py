@@ -136,10 +136,11 @@ class TrainingWorkflow(Construct):
         self.job_definition = self._job_definition(image=image, landing=landing, data=data, key=key,
                                                    log_group=job_log_group)
         self.training_role = self._training_role(data=data, artifacts=artifacts, key=key)
-        subnet_ids = vpc.select_subnets(
+        # Explicit (imported) subnets are used as given: selecting them again would ask for their AZs.
+        subnet_ids = [s.subnet_id for s in subnets.subnets] if subnets.subnets else vpc.select_subnets(
             availability_zones=subnets.availability_zones, one_per_az=subnets.one_per_az,
             subnet_filters=subnets.subnet_filters, subnet_group_name=subnets.subnet_group_name,
-            subnet_type=subnets.subnet_type, subnets=subnets.subnets).subnet_ids
+            subnet_type=subnets.subnet_type).subnet_ids
         self.image_uri = image_classification_uri(self)
 
         definition = self._definition(job_queue=job_queue, landing=landing, subnet_ids=subnet_ids,
@@ -508,6 +509,12 @@ class TrainingWorkflow(Construct):
         for function in self.functions.values():
             acknowledge(sm_policy, f"AwsSolutions-IAM5[Resource::<{self._logical(function)}.Arn>:*]",
                         "Step Functions invokes any version of the pipeline's own functions.")
+        acknowledge(sm_policy, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:"
+                               "<AWS::AccountId>:job-definition/*]",
+                    "CDK's batch:submitJob.sync grant: a job definition ARN changes with every revision.")
+        execution_role = self.job_definition.container.execution_role
+        acknowledge(execution_role.node.find_child("DefaultPolicy"), "AwsSolutions-IAM5[Resource::*]",
+                    "ecr:GetAuthorizationToken has no resource-level permissions; it is the only action on '*'.")
         acknowledge(sm_policy, "AwsSolutions-IAM5[Resource::*]",
                     "X-Ray tracing and CloudWatch Logs delivery for Step Functions have no resource-level permissions.")
 
