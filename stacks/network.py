@@ -5,10 +5,12 @@ S3/ECR/Logs is then the owner's business)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from stacks.config import SatrecConfig
 from stacks.nag import acknowledge
@@ -49,7 +51,8 @@ class Network(Construct):
                 endpoint = self.vpc.add_interface_endpoint(name, service=service, subnets=self.subnets,
                                                            private_dns_enabled=True)
                 # cdk-nag cannot evaluate the VPC CIDR token and reports an error instead of a result.
-                acknowledge(endpoint.node.find_child("SecurityGroup").node.default_child, "AwsSolutions-EC23",
+                group = cast(IConstruct, endpoint.node.find_child("SecurityGroup").node.default_child)
+                acknowledge(group, "AwsSolutions-EC23",
                             "Ingress is HTTPS from this VPC's own CIDR only (CDK's endpoint default), not 0.0.0.0/0.")
 
         self.task_security_group = ec2.SecurityGroup(

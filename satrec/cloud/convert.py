@@ -107,7 +107,7 @@ class SliceConverter:
             self._log({"event": "skipped", "dataset": dataset, "key": upload.key})
             return "skipped", ""
 
-        base = {"dataset": dataset, "class_name": class_name, "source_key": upload.key,
+        base: dict[str, Any] = {"dataset": dataset, "class_name": class_name, "source_key": upload.key,
                 "source_version_id": upload.version_id, "source_etag": upload.etag,
                 "source_sequencer": upload.sequencer, "settings_digest": ds.digest, "satrec_version": __version__}
         if ds.settings is None:
