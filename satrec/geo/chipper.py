@@ -264,10 +264,9 @@ class SceneRenderer:
             raise RuntimeError("SceneRenderer used outside its with-block")
         rio_window = RioWindow(window.col, window.row, window.width, window.height)
         unique = sorted(set(bands))
-        try:
-            with gdal_env():
-                raw = src.read(unique, window=rio_window)
-                alpha = src.read(info.alpha_band, window=rio_window) if info.alpha_band else None
+        try:   # open_scene's GDAL settings are in force for the renderer's whole life
+            raw = src.read(unique, window=rio_window)
+            alpha = src.read(info.alpha_band, window=rio_window) if info.alpha_band else None
         except raster_errors() as exc:
             raise ImageRejected("corrupt_scene", f"reading window {window.col},{window.row} failed: "
                                 f"{str(exc).strip()[:200]}") from None

@@ -55,7 +55,7 @@ class ChipOptions:
     split_block: int | None = None          # pixels; None = the whole scene is the split unit
     edge: str = "cover"
     require_georef: bool = False
-    sample_side: int = DEFAULT_SAMPLE_SIDE  # percentiles come from a read decimated to this side
+    sample_side: int = DEFAULT_SAMPLE_SIDE  # percentiles come from about this many pixels squared per scene
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

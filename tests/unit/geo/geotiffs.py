@@ -67,7 +67,7 @@ def scene_writer(path: Path, *, width: int, height: int, count: int, fill: Calla
     profile = {"driver": "GTiff", "width": width, "height": height, "count": count, "dtype": dtype,
                "tiled": True, "blockxsize": block, "blockysize": block, "crs": UTM33, "nodata": 0,
                "transform": from_origin(ORIGIN[0], ORIGIN[1], PIXEL, PIXEL), "BIGTIFF": "IF_SAFER"}
-    with rasterio.Env(GDAL_PAM_ENABLED="NO", GDAL_CACHEMAX=64), rasterio.open(path, "w", **profile) as dst:
+    with rasterio.Env(GDAL_PAM_ENABLED="NO", GDAL_CACHEMAX=64 * 2**20), rasterio.open(path, "w", **profile) as dst:
         for row in range(0, height, block):
             rows = min(block, height - row)
             dst.write(fill(row, rows, width), window=Window(0, row, width, rows))
