@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from tests.functional.conftest import make_batch_queue
-from tests.functional.pipeline.moto_sfn import wait_for
+from tools.moto_sfn import wait_for
 
 REGION = "us-east-1"
 

@@ -22,7 +22,7 @@ from stacks.training_workflow import (
     VALIDATE_INPUT,
 )
 from tests.functional.pipeline.conftest import Cloud, upload_dataset
-from tests.functional.pipeline.moto_sfn import entered_states
+from tools.moto_sfn import entered_states
 
 DATASET = "eurosat"
 

@@ -16,8 +16,8 @@ for the duration of a test by ``patched_moto(...)``:
    ``satrec`` CLI with ``AWS_BATCH_JOB_ARRAY_INDEX``; our handler functions), with a failing
    child failing its array job and a raising handler reported as a function error.
 
-``test_moto_gaps_still_exist`` (the canary) fails when an upgrade closes gap 1 or 2: delete the
-matching patch then.
+tests/functional/pipeline/test_moto_gaps_canary.py fails when an upgrade closes gap 1 or 2:
+delete the matching patch then. Used by the pipeline tests and by ``make demo-cloud``.
 """
 
 from __future__ import annotations
@@ -116,6 +116,9 @@ class StateTaskServiceSageMakerSync(StateTaskServiceCallback):
                                  state_credentials=state_credentials)
         response = client.create_training_job(**normalised_parameters)
         response.pop("ResponseMetadata", None)
+        if _active is not None and _active.trainer is not None:
+            # The demo's stand-in for SageMaker: train locally, then complete the moto job with its results.
+            _active.trainer(normalised_parameters)
         env.stack.append(response)
 
     def _build_sync_resolver(self, env: Any, resource_runtime_part: Any, normalised_parameters: dict,
@@ -143,6 +146,7 @@ class StateTaskServiceSageMakerSync(StateTaskServiceCallback):
         return resolve
 
 
+_active: InProcess | None = None
 _original_factory = state_task_factory.state_task_service_for
 
 
@@ -160,6 +164,7 @@ class InProcess:
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {}
         self.container: ContainerRunner | None = None
+        self.trainer: Callable[[dict[str, Any]], None] | None = None
         self.invocations: list[tuple[str, dict[str, Any]]] = []
         self.containers_run: list[tuple[list[str], dict[str, str], int]] = []
         self._child_results: dict[str, list[bool]] = {}
@@ -172,7 +177,7 @@ class InProcess:
         event = json.loads(body) if body else {}
         self.invocations.append((name, event))
         try:
-            result = handler(event, None)
+            result = handler(event, _LambdaContext(name))
         except Exception as exc:   # what the Lambda runtime reports for an unhandled exception
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
@@ -191,8 +196,8 @@ class InProcess:
             results = self._child_results.get(job.job_id, [])
             job._mark_stopped(success=bool(results) and all(results))
             return
-        command = list((job.container_overrides or {}).get("command")
-                       or job.job_definition.container_properties.get("command", []))
+        command = job._add_parameters_to_command(list((job.container_overrides or {}).get("command")
+                                                      or job.job_definition.container_properties.get("command", [])))
         environment = {e["name"]: e["value"]
                        for e in [*job.job_definition.container_properties.get("environment", []),
                                  *(job.container_overrides or {}).get("environment", [])]}
@@ -206,6 +211,22 @@ class InProcess:
             parent = job.job_id.rsplit(":", 1)[0]
             self._child_results.setdefault(parent, []).append(code == 0)
         job._mark_stopped(success=code == 0)
+
+
+class _LambdaContext:
+    """The attributes handlers (and Powertools' logger) read from a Lambda context."""
+
+    def __init__(self, name: str) -> None:
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        self.memory_limit_in_mb = 256
+        self.aws_request_id = "00000000-0000-0000-0000-000000000000"
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
 
 
 def run_cli(argv: list[str], environment: dict[str, str]) -> int:
@@ -226,12 +247,17 @@ def patched_moto(in_process: InProcess) -> Iterator[InProcess]:
 
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
+    global _active
+    _active = in_process
     with mock.patch.object(StateTaskServiceBatch, "_normalise_parameters", _normalise_parameters), \
             mock.patch.object(StateTaskServiceBatch, "_normalise_response", _normalise_response), \
             mock.patch.object(state_task_factory, "state_task_service_for", _factory), \
             mock.patch.object(LambdaSimpleBackend, "invoke", invoke), \
             mock.patch.object(BatchSimpleBackend, "_mark_job_as_finished", finish):
-        yield in_process
+        try:
+            yield in_process
+        finally:
+            _active = None
 
 
 def wait_for(sfn: Any, execution_arn: str, timeout: float = 120.0) -> dict[str, Any]:
