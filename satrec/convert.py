@@ -151,6 +151,51 @@ def _preload_for_workers() -> None:
     Image.preinit()
 
 
+def process_batch(batch: list[Task]) -> list[Result]:
+    """One message each way per batch: ``Pool.imap``'s own chunking still hands results over one
+    by one (a lock round trip per image), which costs as much as packing a small chip."""
+    return [process_one(task) for task in batch]
+
+
+BATCH_BYTES = 4 << 20   # a batch also ends once its inputs reach this size (big pass-through files)
+
+
+def _input_size(task: Task) -> int:
+    location, loader, data, _ = task
+    if isinstance(data, bytes):
+        return len(data)
+    if data is None and loader is None:
+        try:
+            return os.stat(location).st_size   # noqa: PTH116  (str path, per input: keep it cheap)
+        except OSError:
+            return 0
+    return 0
+
+
+def _batched(tasks: Iterator[Task], size: int, gate: threading.Semaphore) -> Iterator[list[Task]]:
+    """Lists of at most ``size`` tasks and about ``BATCH_BYTES`` of input; at most the gate's count of
+    them in flight, so memory stays bounded whatever the number or size of the images."""
+    while True:
+        gate.acquire()
+        batch: list[Task] = []
+        total = 0
+        for task in tasks:
+            batch.append(task)
+            total += _input_size(task)
+            if len(batch) >= size or total >= BATCH_BYTES:
+                break
+        if not batch:
+            return
+        yield batch
+
+
+def _released(batches: Iterator[list[Result]], gate: threading.Semaphore) -> Iterator[Result]:
+    """Results one by one; a batch's place in the gate is given back once all of it is consumed."""
+    for batch in batches:
+        yield from batch
+        gate.release()
+
+
 def process_one(task: Task) -> Result:
     """Read, normalise and frame one input. Never raises: failures come back as reject values."""
     location, loader, data, header = task
@@ -465,12 +510,13 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
                       default=source.label_width)
 
     workers = _workers(options.num_workers)
-    # A worker sends a chunk's records in one message, and at most `gate` inputs are in flight:
-    # memory is bounded by (records of ~3 chunks per worker), whatever the dataset size. Small
-    # pass-through chips need bigger chunks to amortise the IPC; decoded images need few.
-    chunk = 16 if settings.pass_through else 4
-    gate = threading.Semaphore(workers * chunk * 3) if workers > 1 else None
-    task_iter = _tasks((it for p in plans for it in p.items), source, options.pack_label, s3_reader, gate)
+    # A worker gets and returns a batch of images per message (at most `chunk` images and about
+    # BATCH_BYTES of input); at most 3 batches per worker are in flight, so memory is bounded by a few
+    # batches whatever the dataset size. Small pass-through chips need big batches to amortise the
+    # IPC; decoded images need few (a batch is a unit of work balancing between the workers).
+    chunk = 64 if settings.pass_through else 4
+    gate = threading.Semaphore(workers * 3) if workers > 1 else None
+    task_iter = _tasks((it for p in plans for it in p.items), source, options.pack_label, s3_reader, None)
     pool = None
     writer: SplitWriter | None = None
     try:
@@ -484,7 +530,9 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
                     _preload_for_workers()
                 ctx = multiprocessing.get_context("fork" if fork else "spawn")
                 pool = ctx.Pool(workers, initializer=_init_worker, initargs=(settings,))
-                results: Iterator[Result] = pool.imap(process_one, task_iter, chunksize=chunk)
+                assert gate is not None
+                results: Iterator[Result] = _released(
+                    pool.imap(process_batch, _batched(task_iter, chunk, gate), chunksize=1), gate)
             else:
                 _use_settings(settings)
                 results = map(process_one, task_iter)
@@ -493,8 +541,7 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
                 writer = SplitWriter(storage, name, plan, policy, with_chips=with_chips, classes=source.classes)
                 for position, item in enumerate(plan.items):
                     record, a, b = next(results)
-                    if gate is not None:
-                        gate.release()
+                    done += 1
                     if record is None:
                         reject = Reject(printable_path(item.relpath), a, b)
                         _write_reject(rejects_out, reject)
@@ -513,7 +560,6 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
                                 sizes[2] = a
                             if b > sizes[3]:
                                 sizes[3] = b
-                    done += 1
                     if progress and (done & 63) == 0:
                         progress(64)
                 split_infos[plan.split] = writer.finish()
