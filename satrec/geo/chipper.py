@@ -255,8 +255,8 @@ class SceneRenderer:
     def __exit__(self, *exc: Any) -> None:
         self._ctx.__exit__(*exc)
 
-    def render(self, window: Window) -> tuple[np.ndarray, float]:
-        """(h, w, 3) uint8 pixels and the window's empty (nodata / zero) fraction."""
+    def _read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        """The selected bands (in recipe order) of a window, and its empty-pixel mask."""
         from rasterio.windows import Window as RioWindow
 
         src, info, bands = self._src, self.info, self.recipe.bands
@@ -271,9 +271,16 @@ class SceneRenderer:
             raise ImageRejected("corrupt_scene", f"reading window {window.col},{window.row} failed: "
                                 f"{str(exc).strip()[:200]}") from None
         data = raw if list(unique) == list(bands) else np.stack([raw[unique.index(b)] for b in bands])
-        empty = empty_mask(data, info, bands, alpha)
-        fraction = float(empty.mean())
-        return apply_stretch(data, self.recipe.stretch, self.recipe.gamma, empty), fraction
+        return data, empty_mask(data, info, bands, alpha)
+
+    def render(self, window: Window) -> tuple[np.ndarray, float]:
+        """(h, w, 3) uint8 pixels and the window's empty (nodata / zero) fraction."""
+        data, empty = self._read(window)
+        return apply_stretch(data, self.recipe.stretch, self.recipe.gamma, empty), float(empty.mean())
+
+    def empty_fraction(self, window: Window) -> float:
+        """The window's nodata / zero fraction, without the stretch."""
+        return float(self._read(window)[1].mean())
 
     def render_chip(self, window: Window) -> np.ndarray:
         """Pixels of a chip, or ``ChipSkipped`` when its empty fraction exceeds the recipe's limit."""
@@ -306,7 +313,7 @@ def close_cached() -> None:
         _local.renderer = None
 
 
-def encode_chip(rgb: np.ndarray, encoding: str = "png", quality: int = 95) -> bytes:
+def encode_chip(rgb: np.ndarray, encoding: str = "png", quality: int = 95, *, compress: int = 6) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
@@ -314,7 +321,7 @@ def encode_chip(rgb: np.ndarray, encoding: str = "png", quality: int = 95) -> by
     if encoding in ("jpg", "jpeg"):
         image.save(buf, format="JPEG", quality=quality)
     elif encoding == "png":
-        image.save(buf, format="PNG", compress_level=6)
+        image.save(buf, format="PNG", compress_level=compress)
     else:
         raise UsageError(f"--encoding {encoding!r}: use jpg or png")
     return buf.getvalue()
