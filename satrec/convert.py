@@ -33,6 +33,8 @@ from typing import Any, BinaryIO
 from satrec import __version__, layout
 from satrec.documents import DatasetDoc, ImageStats, Reject, ShardInfo, SplitInfo
 from satrec.errors import ImageRejected, RecordTooLargeError, SatrecError, SourceError, UsageError
+from satrec.geo.cli_options import options_to_dict as scene_settings
+from satrec.geo.scenes_source import expand_source
 from satrec.imaging import ImageSettings
 from satrec.plan import ShardPolicy, SplitPlan, make_plan
 from satrec.recordio import frame, pack_header
@@ -64,6 +66,7 @@ class ConvertOptions:
     pack_label: bool = False
     num_workers: int = 0                 # 0: one per CPU
     fail_on_reject: bool = False
+    scenes: Any = None                   # satrec.geo.options.ChipOptions; None: TIFFs chip only when they must
 
 
 @dataclass
@@ -402,6 +405,7 @@ def _settings_dict(options: ConvertOptions, source: Source, ratios: Ratios, poli
         "sharding": policy.to_dict(),
         "pack_label": options.pack_label,
         "image": options.image.to_dict(),
+        **({"scenes": scene_settings(options.scenes)} if options.scenes is not None else {}),
     }
 
 
@@ -480,6 +484,7 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
     name = layout.check_name(options.name or _default_name(options.src))
     if source is None:
         source = open_source(options.src, exts=options.exts, root=options.root, s3_client=s3_client)
+        source = expand_source(source, options.scenes)   # GeoTIFF scenes -> chips (satrec/geo)
     if not source.items and not source.rejects:
         skipped_text = ", ".join(f"{n} {why}" for why, n in sorted(source.skipped.items())) or "none"
         raise SourceError(f"found no input images in {options.src!r} (extensions {' '.join(options.exts)}; "

@@ -119,12 +119,16 @@ def register(subparsers: Any) -> None:
     g.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     g.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar (it only shows on a terminal anyway)")
+    from satrec.geo.cli_options import add_arguments as add_scene_arguments  # pure: argparse only
+
+    add_scene_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from satrec.cli import EXIT_OK, EXIT_REJECTS
     from satrec.convert import ConvertOptions, convert
+    from satrec.geo.cli_options import options_from_args as scene_options_from_args
     from satrec.imaging import PILLOW_MAX_PIXELS, ImageSettings
     from satrec.sources import DEFAULT_EXTS
 
@@ -144,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, shuffle=args.shuffle, stratify=args.stratify,
         shards=args.shards, shard_size_mb=args.shard_size, pack_label=args.pack_label,
         num_workers=args.num_workers, fail_on_reject=args.fail_on_reject,
+        scenes=scene_options_from_args(args),
     )
     bar = _Progress(enabled=args.progress and sys.stderr.isatty())
     try:

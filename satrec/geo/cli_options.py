@@ -11,9 +11,9 @@ from satrec.geo.options import DEFAULT_MIN_PURITY, DEFAULT_NODATA_MAX, ChipOptio
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group(
         "satellite scenes (GeoTIFF)",
-        "A .tif/.tiff is read as a scene when any of these options is given, or when it is not a plain "
-        "8-bit grey/RGB(A) image; it is cut into chips, each one a record. The recipe (bands, the stretch "
-        "values used, chip size) is stored in dataset.json for `satrec chip`.")
+        "A .tif/.tiff is read as a scene when any of these options is given, or when it is not a\n"
+        "plain 8-bit grey/RGB(A) image, and cut into chips (one record each). The recipe (bands, the\n"
+        "stretch values used, chip size) goes into dataset.json, for `satrec chip` at inference.")
     g.add_argument("--chip", type=int, default=None, metavar="PX",
                    help="cut scenes into PX x PX chips (default: a scene is one image, up to 25 Mpixel)")
     g.add_argument("--stride", type=int, default=None, metavar="PX",

@@ -70,6 +70,16 @@ def needs_chipping(path: str) -> bool:
         return False
 
 
+def expand_source(source: Source, options: ChipOptions | None) -> Source:
+    """``satrec convert``'s hook: the source with its scenes replaced by chips and the recipe set."""
+    if options is None and not any(is_scene_path(it.relpath) for it in source.items):
+        return source
+    expanded = expand_scenes(source, options)
+    if expanded.recipe is None:
+        return expanded.source
+    return replace(expanded.source, recipe=expanded.recipe.to_dict())
+
+
 def expand_scenes(source: Source, options: ChipOptions | None) -> Expanded:
     candidates = [it for it in source.items if is_scene_path(it.relpath)]
     if options is None:
@@ -97,7 +107,11 @@ def expand_scenes(source: Source, options: ChipOptions | None) -> Expanded:
         items = [it for it in source.items if id(it) not in scene_ids]
         return Expanded(replace(source, items=_renumber(items), rejects=rejects), None, stats)
 
-    from satrec.geo.chipper import resolve_recipe
+    try:
+        from satrec.geo.chipper import resolve_recipe
+    except ImportError as exc:
+        raise UsageError(f"scene chipping needs the geo extra ({exc.name} is missing): "
+                         "pip install 'satrec[geo]'") from None
 
     recipe: Recipe | None
     try:
