@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The CDK app: context -> one validated config -> stacks, with cdk-nag's AWS Solutions checks on.
 
-``cdk synth`` runs ``python3 app.py`` (cdk.json). Tests call ``build_app()`` with a context dict.
+``cdk synth`` runs ``.venv/bin/python app.py`` (cdk.json). Tests call ``build_app()`` with a context dict.
 """
 
 from __future__ import annotations
