@@ -44,6 +44,21 @@ def loadavg() -> tuple[float, float, float]:
         return (float("nan"),) * 3
 
 
+def satrec_revision() -> str:
+    """The commit benchmarked, and whether satrec/ had uncommitted changes (then the numbers are for those)."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "satrec"], cwd=repo, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head or 'unknown'}{' + uncommitted changes in satrec/' if dirty else ''}"
+
+
 def describe() -> dict[str, str]:
     from PIL import Image, features
 
@@ -59,5 +74,5 @@ def describe() -> dict[str, str]:
         "numpy": _version("numpy"),
         "MXNet (im2rec)": _version("mxnet"),
         "OpenCV (im2rec)": _version("opencv-python-headless"),
-        "satrec": _version("satrec"),
+        "satrec": f"{_version('satrec')} (git {satrec_revision()})",
     }
