@@ -52,6 +52,7 @@ def _defaults() -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     import boto3
+    from botocore.config import Config
 
     from satrec.cloud.convert import SliceConverter, json_log_line, read_batch
     from satrec.cloud.settings import parse_settings
@@ -59,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
     defaults = _defaults()
     parse_settings(defaults, source="SATREC_DEFAULT_SETTINGS")   # fail fast on a bad deployment
     index = _index(args)
-    s3 = boto3.client("s3")   # honours AWS_ENDPOINT_URL (moto server in tests)
+    # Adaptive retries ride out S3 throttling (503 SlowDown) when many children start at once; the
+    # client honours AWS_ENDPOINT_URL (a moto server in the tests).
+    s3 = boto3.client("s3", config=Config(retries={"max_attempts": 10, "mode": "adaptive"}))
     data_bucket, batch = read_batch(s3, args.batch)
 
     def log(event: dict[str, Any]) -> None:
