@@ -178,3 +178,21 @@ def make_options(*, chip: int | None = None, stride: int | None = None, bands: s
         require_georef=bool(require_georef),
         sample_side=int(sample_side),
     )
+
+
+_DICT_KEYS = ("chip", "stride", "bands", "stretch", "gamma", "nodata_max", "label_raster", "min_purity",
+              "split_block", "edge", "require_georef", "sample_side")
+
+
+def options_from_dict(data: dict[str, Any], *, source: str = "settings") -> ChipOptions:
+    """Scene options from a settings document (e.g. the ``scenes`` object of ``incoming/<ds>/satrec.json``).
+
+    Keys are the CLI option names with ``_`` for ``-``; ``bands`` may be a list; unknown keys are an error.
+    """
+    unknown = sorted(set(data) - set(_DICT_KEYS))
+    if unknown:
+        raise UsageError(f"{source}: unknown scene setting(s) {', '.join(unknown)} (known: {', '.join(_DICT_KEYS)})")
+    values = dict(data)
+    if isinstance(values.get("bands"), list):
+        values["bands"] = ",".join(str(b) for b in values["bands"])
+    return make_options(**values)

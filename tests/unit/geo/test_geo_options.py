@@ -53,3 +53,14 @@ def test_make_options_defaults_stride_to_the_chip():
 def test_bad_option_values_are_usage_errors(kwargs, option):
     with pytest.raises(UsageError, match=option):
         make_options(**kwargs)
+
+
+def test_settings_documents_use_the_same_rules():
+    from satrec.geo.options import options_from_dict
+
+    opts = options_from_dict({"chip": 256, "bands": [4, 3, 2], "stretch": "p2,p98", "split_block": 2048})
+    assert opts.bands == (4, 3, 2) and opts.split_block == 2048
+    with pytest.raises(UsageError, match="unknown scene setting"):
+        options_from_dict({"chips": 256})
+    with pytest.raises(UsageError, match="--bands"):
+        options_from_dict({"bands": [0, 1, 2]})
