@@ -58,3 +58,21 @@ def test_every_context_key_is_documented_in_the_readme() -> None:
     section = readme.split("## Deploying to AWS", 1)[1].split("\n## ", 1)[0]
     missing = [k for k in CONTEXT_KEYS if f"`{k}`" not in section]
     assert missing == []
+
+
+def test_synth_with_a_bad_context_value_stops_with_one_line_naming_the_key() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"job_vcpus": "3"}), "CDK_OUTDIR": "/nonexistent"}
+    result = subprocess.run([sys.executable, "app.py"], cwd=root, env=env, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("satrec synth:")]
+    assert errors == ["satrec synth: error: context key 'job_vcpus': Fargate accepts 0.25, 0.5, 1, 2, 4, 8, 16 "
+                      "vCPUs, got '3' (fix with -c job_vcpus=1)"]
