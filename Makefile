@@ -50,8 +50,16 @@ synth: install
 _synth:
 	cdk synth --quiet
 
+# The cloud path (upload trigger -> conversion -> Step Functions pipeline) against an embedded moto
+# server, with local MXNet training standing in for SageMaker (tools/demo_cloud.py).
+demo-cloud: install
+	@$(MAKE) --no-print-directory _demo-cloud
+
+_demo-cloud:
+	$(PY) -m tools.demo_cloud --out demo-cloud-out
+
 bench: install
 	$(PY) -m bench.run_all
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out $(DEMO_DIR) .pytest_cache
+	rm -rf $(VENV) node_modules cdk.out $(DEMO_DIR) demo-cloud-out .pytest_cache

@@ -32,12 +32,17 @@ MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use
                "batch": {"use_docker": False}}
 
 
-def load_handler_module(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"pipeline_handler_{name}", HANDLERS / f"{name}.py")
+def load_handler_dir(folder: Path, name: str) -> Any:
+    """A handler module by file, under a unique module name (handler folders are not packages)."""
+    spec = importlib.util.spec_from_file_location(f"satrec_handler_{folder.name}_{name}", folder / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_handler_module(name: str) -> Any:
+    return load_handler_dir(HANDLERS, name)
 
 
 @dataclass
