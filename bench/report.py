@@ -27,6 +27,13 @@ def _ok(flag: bool | None) -> str:
     return "-" if flag is None else ("yes" if flag else "**no**")
 
 
+def _records(r: dict) -> str:
+    """Records written; flagged when a tool dropped or duplicated inputs (the corpus has no bad files)."""
+    if r["records"] < 0:
+        return "-"
+    return str(r["records"]) if r["records"] == r["images"] else f"**{r['records']} of {r['images']}**"
+
+
 def _cpu(r: dict) -> str:
     cpu = r.get("median_cpu")
     return "-" if cpu is None or math.isnan(cpu) else f"{cpu:.2f}"
@@ -81,7 +88,7 @@ def render(payload: dict) -> str:
             f"| {r['scenario']} | {r['images']} | {r['corpus_bytes'] / 1e6:.1f} | {r['tool']} | "
             f"{r['median']:.2f} | {walls} | {ips:.0f} | {'-' if ratio is None else f'{ratio:.2f}x'} | "
             f"{'-' if target is None else f'{target:.0f}x'} | {_ok(met)} | {_cpu(r)} | {_cpu_ratio(r, im)} | "
-            f"{r['records'] if r['records'] >= 0 else '-'} "
+            f"{_records(r)} "
             f"| {r['load_before'][0]:.2f} / {r['load_after'][0]:.2f} |")
     sat, base = by.get(("pass-through-chips64", "satrec")), by.get(("pass-through-chips64", "baseline"))
     if sat and base and sat["walls"] and base["walls"]:

@@ -185,3 +185,39 @@ def test_stage_profiler_covers_both_pipelines_on_square_images(tmp_path):
     assert all(ms >= 0 for ms in resize_rows.values())
     pass_rows = dict(stages.pass_through_stages(paths))
     assert "baseline: read one file" in pass_rows
+
+
+def _row(scenario: str, tool: str, walls: list[float], **kw) -> dict:
+    row = {"scenario": scenario, "corpus": "c", "images": 1000, "corpus_bytes": 10**6, "tool": tool,
+           "command": f"{tool} SRC", "walls": walls, "cpus": walls, "median": sorted(walls)[len(walls) // 2],
+           "median_cpu": sorted(walls)[len(walls) // 2], "peak_process_rss": 30 << 20, "peak_process_cmd": tool,
+           "peak_tree_rss": 70 << 20, "peak_tree_pss": 40 << 20, "max_processes": 3, "records": 1000,
+           "returncodes": [0], "error": "", "psnr_mean": None, "psnr_min": None, "psnr_images": 0,
+           "stored_size": "", "load_before": [0.1, 0, 0], "load_after": [0.2, 0, 0]}
+    row.update(kw)
+    return row
+
+
+def test_report_judges_each_target_from_the_measured_rows(tmp_path):
+    payload = {"started": "s", "finished": "f", "quick": False, "reps": 3, "machine": {}, "growth": [
+        {"tool": "satrec", "small_images": 20, "large_images": 200, "small_tree_rss": 100 << 20,
+         "large_tree_rss": 130 << 20, "small_tree_pss": 50 << 20, "large_tree_pss": 55 << 20,
+         "small_process_rss": 20 << 20, "large_process_rss": 20 << 20}],
+        "rows": [
+            _row("resize-jpeg512", "im2rec", [6.0, 6.2, 5.8], psnr_mean=38.0, psnr_min=30.0, psnr_images=5),
+            _row("resize-jpeg512", "satrec", [2.0, 2.1, 1.9], psnr_mean=40.0, psnr_min=33.0, psnr_images=5),
+            _row("resize-jpeg2048", "im2rec", [5.0]),
+            _row("resize-jpeg2048", "satrec", [2.5], peak_process_rss=200 << 20, records=999),
+            _row("pass-through-chips64", "im2rec", [3.0]),
+            _row("pass-through-chips64", "satrec", [0.5]),
+            _row("pass-through-chips64", "baseline", [0.1], records=-1),
+        ]}
+    text = report.render(payload)
+    assert "| resize-jpeg512 | 1000 | 1.0 | satrec | 2.00 | 2.00, 2.10, 1.90 | 500 | 3.00x | 3x | yes |" in text
+    assert "| resize-jpeg2048 | 1000 | 1.0 | satrec | 2.50 | 2.50 | 400 | 2.00x | 3x | **no** |" in text
+    assert "**999 of 1000**" in text
+    assert "| pass-through-chips64 | 1000 | 1.0 | satrec | 0.50 | 0.50 | 2000 | 6.00x | 5x | yes |" in text
+    assert "read-and-concatenate baseline: **0.20** (target >= 0.33: **no**)" in text
+    assert "largest process on 2048 px inputs: **200 MiB** (target <= 128 MiB: **no**)" in text
+    assert "| +30% | +10% | < 20% | **no** |" in text
+    assert "| 40.00 | 33.00 | yes |" in text
