@@ -53,6 +53,16 @@ def moto_server(aws_env: None) -> Iterator[str]:
         server.stop()
 
 
+@dataclass
+class FakeLambdaContext:
+    """The attributes Powertools' ``inject_lambda_context`` reads."""
+
+    function_name: str = "satrec-upload-trigger"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:satrec-upload-trigger"
+    aws_request_id: str = "req-1"
+
+
 @dataclass(frozen=True)
 class BatchQueue:
     queue_arn: str

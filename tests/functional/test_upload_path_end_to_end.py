@@ -24,8 +24,7 @@ pytest.importorskip("aws_lambda_powertools")
 
 from satrec.cloud.batches import BatchDoc  # noqa: E402
 from satrec.cloud.uploads import upload_event_pattern  # noqa: E402
-from tests.functional.conftest import REGION, make_batch_queue  # noqa: E402
-from tests.functional.test_upload_trigger_handler import FakeContext  # noqa: E402
+from tests.functional.conftest import REGION, FakeLambdaContext, make_batch_queue  # noqa: E402
 
 LANDING, DATA = "satrec-landing", "satrec-data"
 
@@ -65,7 +64,7 @@ def deliver(sqs: Any, queue_url: str, queue_arn: str) -> dict[str, Any]:
                           "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
                           "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": REGION}
                          for m in messages]}
-    result = handler(event, FakeContext())
+    result = handler(event, FakeLambdaContext())
     failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
     for m in messages:
         if m["MessageId"] not in failed:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,17 +14,9 @@ moto = pytest.importorskip("moto")
 pytest.importorskip("aws_lambda_powertools")
 
 from satrec.cloud.batches import BatchDoc  # noqa: E402
-from tests.functional.conftest import REGION, BatchQueue, load_event, make_batch_queue  # noqa: E402
+from tests.functional.conftest import REGION, BatchQueue, FakeLambdaContext, load_event, make_batch_queue  # noqa: E402
 
 DATA = "satrec-data-test"
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "satrec-upload-trigger"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:satrec-upload-trigger"
-    aws_request_id: str = "req-1"
 
 
 @pytest.fixture
@@ -46,7 +37,7 @@ def aws(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, A
 def handler(event: dict[str, Any]) -> dict[str, Any]:
     from lambdas.upload_trigger.handler import handler as lambda_handler
 
-    return lambda_handler(event, FakeContext())
+    return lambda_handler(event, FakeLambdaContext())
 
 
 def batch_documents(s3: Any) -> list[BatchDoc]:
