@@ -5,9 +5,11 @@ Each step runs in its own process, which reports its own peak RSS (the kernel's 
 
 1. ``generate``: writes the scene one block-row at a time (tiled 512 px, DEFLATE, nodata 0 with an
    empty corner as real tiles have), so the generator itself stays small;
-2. ``chip``: ``resolve_recipe`` (p2,p98 percentiles from a decimated read) then ``chip_scene``
+2. ``chip``: ``resolve_recipe`` (p2,p98 percentiles from a grid of windows) then ``chip_scene``
    (windowed read, stretch, encode) over every chip, encoded chips counted in memory (no disk
-   writes, so the figure is the chipper's, not the disk's).
+   writes, so the figure is the chipper's, not the disk's);
+3. ``satrec convert`` of the same scene (in a class folder) with 2 workers, the whole process
+   tree sampled from /proc (``bench.proctree``): the end-to-end path with its planning pass.
 
 Throughput is chips/s and MB/s of scene pixels (uncompressed, all bands). The full run writes a
 ``## Scene chipping`` section below the notes marker of bench/RESULTS.md (kept by run_all).
@@ -99,7 +101,33 @@ def _child(*args: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _section(gen: dict | None, run: dict, size: int, count: int, chip_size: int, encoding: str) -> str:
+def convert_run(scene: Path, chip_size: int, workers: int) -> dict:
+    """``satrec convert`` on the scene in a class folder (a hard link: no copy; convert refuses symlinks
+    leaving SRC), the process tree's memory sampled."""
+    import shutil
+
+    from bench.proctree import run_tree
+
+    src = OUT / "convert-src"
+    dst = OUT / "convert-dst"
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.rmtree(dst, ignore_errors=True)
+    (src / "scene").mkdir(parents=True)
+    (src / "scene" / scene.name).hardlink_to(scene)
+    argv = [sys.executable, "-m", "satrec", "convert", str(src), str(dst), "--chip", str(chip_size),
+            "--bands", "3,2,1", "--stretch", "p2,p98", "--num-workers", str(workers), "--no-progress", "--json"]
+    run = run_tree(argv, cwd=Path(__file__).resolve().parent.parent, log_dir=OUT / "convert-logs")
+    if run.returncode != 0:
+        raise SystemExit(f"satrec convert failed ({run.returncode}):\n{run.stderr_tail}")
+    summary = json.loads((OUT / "convert-logs" / "stdout.log").read_text())
+    records = sum(s["records"] for s in summary["splits"].values())
+    shutil.rmtree(dst, ignore_errors=True)
+    return {"seconds": run.wall_s, "records": records, "peak_process_rss": run.peak_process_rss,
+            "peak_tree_pss": run.peak_tree_pss, "workers": workers, "skipped": summary["skipped_by_reason"]}
+
+
+def _section(gen: dict | None, run: dict, size: int, count: int, chip_size: int, encoding: str,
+             conv: dict | None = None) -> str:
     from bench import machine
 
     mb = run["scene_pixel_bytes"] / 1e6
@@ -122,6 +150,11 @@ def _section(gen: dict | None, run: dict, size: int, count: int, chip_size: int,
         f"| peak RSS of the chipping process | {run['peak_rss'] / 2**20:.0f} MiB (limit 500 MB) |",
         f"| encoded chips | {run['encoded_bytes'] / 1e6:.1f} MB |",
     ]
+    if conv:
+        lines.append(f"| `satrec convert` end to end ({conv['workers']} workers, JPEG q95) | {conv['records']} records "
+                     f"in {conv['seconds']:.1f} s = {conv['records'] / conv['seconds']:.1f} chips/s; largest process "
+                     f"{conv['peak_process_rss'] / 2**20:.0f} MiB RSS, whole tree {conv['peak_tree_pss'] / 2**20:.0f} "
+                     "MiB PSS |")
     if gen:
         lines.append(f"| scene generation (not part of the measure) | {gen['seconds']:.1f} s, "
                      f"{gen['file_bytes'] / 1e6:.0f} MB file, peak RSS {gen['peak_rss'] / 2**20:.0f} MiB |")
@@ -162,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chip", type=int, default=256)
     parser.add_argument("--encoding", choices=("jpg", "png"), default="jpg")
     parser.add_argument("--quick", action="store_true", help="a 2048 px scene; results to stdout only")
+    parser.add_argument("--no-convert", dest="convert", action="store_false", help="skip the satrec convert run")
     args = parser.parse_args(argv)
     if args.step == "generate":
         print(json.dumps(generate(args.scene, args.size, args.count)))
@@ -176,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     if not scene.exists():
         gen = _child("generate", str(scene), "--size", str(size), "--count", str(args.count))
     run = _child("chip", str(scene), "--chip", str(args.chip), "--encoding", args.encoding)
-    text = _section(gen, run, size, args.count, args.chip, args.encoding)
+    conv = convert_run(scene, args.chip, 2) if args.convert else None
+    text = _section(gen, run, size, args.count, args.chip, args.encoding, conv)
     print(text)
     if not args.quick:
         write_section(text)
