@@ -82,3 +82,27 @@ def test_function_bundle_holds_handler_satrec_and_powertools_but_no_image_librar
     assert {"handler.py", "satrec", "aws_lambda_powertools", "jmespath", "typing_extensions.py"} <= names
     assert not {"PIL", "numpy", "mxnet", "boto3"} & names          # boto3 comes with the runtime
     assert not list(Path(asset).rglob("__pycache__"))
+
+
+def test_bundled_handler_imports_from_the_bundle_without_image_libraries(synthesized: Synthesized) -> None:
+    import subprocess
+    import sys
+
+    function = synthesized.by_path("AWS::Lambda::Function", "/UploadTrigger/Function/")
+    asset = synthesized.outdir / function["Metadata"]["aws:asset:path"]
+    probe = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in {'PIL', 'numpy', 'mxnet', 'rasterio', 'cv2', 'aws_cdk'}:\n"
+        "            raise ImportError(f'{name} must not be imported by the trigger')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        f"sys.path.insert(0, {str(asset)!r})\n"
+        "import handler, satrec, aws_lambda_powertools\n"
+        f"assert handler.__file__.startswith({str(asset)!r}) and satrec.__file__.startswith({str(asset)!r})\n"
+        f"assert aws_lambda_powertools.__file__.startswith({str(asset)!r})\n"
+        "import satrec.cloud.dispatch, satrec.cloud.uploads\n"
+        "print('ok')\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False,
+                            cwd=synthesized.outdir)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
