@@ -9,6 +9,7 @@ conversion container). Memory is bounded by the chip size plus GDAL's capped blo
 
 from __future__ import annotations
 
+import atexit
 import io
 import math
 import threading
@@ -300,6 +301,10 @@ def render_window(path: str, window: Window, recipe: Recipe) -> np.ndarray:
     if cached is None or cached.path != path or cached.recipe is not recipe:
         if cached is not None:
             cached.__exit__(None, None, None)
+        else:
+            # Close before interpreter teardown: a dataset finalised after the threading module is
+            # gone prints an ignored exception.
+            atexit.register(close_cached)
         _local.renderer = None
         cached = SceneRenderer(path, recipe).__enter__()
         _local.renderer = cached
