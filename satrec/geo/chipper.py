@@ -91,7 +91,11 @@ def resolve_recipe(scenes: Iterable[str], options: ChipOptions, *, labels: str =
                     pool = PercentilePool(len(bands), dtype)
                 if chosen != bands or info.dtype != dtype or pool is None:
                     continue
-                pool.add(read_sample(src, info, bands, options.sample_side))
+                try:
+                    values = read_sample(src, info, bands, options.sample_side)
+                except raster_errors():
+                    continue   # a block that fails to decode: plan_scene's full read rejects the scene
+                pool.add(values)
                 sampled += 1
         except ImageRejected:
             continue

@@ -14,7 +14,7 @@ PIXEL = 10.0                        # metres, like Sentinel-2's 10 m bands
 
 def make_geotiff(path: Path, data: np.ndarray, *, crs: str | None = UTM33, nodata: float | None = None,
                  photometric: str | None = None, block: int = 32, alpha: bool = False,
-                 origin: tuple[float, float] = ORIGIN, pixel: float = PIXEL) -> Path:
+                 origin: tuple[float, float] = ORIGIN, pixel: float = PIXEL, compress: str | None = None) -> Path:
     """Write ``data`` (bands, height, width) as a tiled GeoTIFF; ``crs=None`` writes no georeferencing."""
     import rasterio
     from rasterio.transform import from_origin
@@ -30,6 +30,8 @@ def make_geotiff(path: Path, data: np.ndarray, *, crs: str | None = UTM33, nodat
         profile["photometric"] = photometric
     if alpha:
         profile["alpha"] = "YES"
+    if compress:
+        profile["compress"] = compress
     with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
     return path

@@ -66,3 +66,34 @@ def test_mixed_data_types_under_one_percentile_stretch(tmp_path):
     with pytest.raises(ImageRejected) as info:
         plan_scene(str(b), "b.tif", recipe)
     assert info.value.reason == "dtype_mismatch"
+
+
+def _corrupt_tile(path, x: int, y: int) -> None:
+    import rasterio
+
+    with rasterio.open(path) as src:
+        offset = int(src.get_tag_item(f"BLOCK_OFFSET_{x}_{y}", "TIFF", bidx=1))
+        size = int(src.get_tag_item(f"BLOCK_SIZE_{x}_{y}", "TIFF", bidx=1))
+    data = bytearray(path.read_bytes())
+    data[offset:offset + size] = b"\xff" * size
+    path.write_bytes(bytes(data))
+
+
+def test_a_tile_that_fails_to_decode_rejects_the_whole_scene_in_convert(tmp_path):
+    from satrec.cli import main
+
+    src = tmp_path / "src" / "a"
+    src.mkdir(parents=True)
+    scene = make_geotiff(src / "bad.tif", ramp_bands(3, 64, 64), compress="deflate")
+    make_geotiff(src / "good.tif", ramp_bands(3, 64, 64), compress="deflate")
+    _corrupt_tile(scene, 1, 1)
+    with pytest.raises(ImageRejected) as info:
+        list(chip_scene(str(scene), "bad.tif", RGB16))
+    assert info.value.reason == "corrupt_scene"
+    dst = tmp_path / "out"
+    assert main(["convert", str(src.parent), str(dst), "--chip", "32", "--bands", "1,2,3", "--num-workers", "1",
+                 "--no-progress", "--train-ratio", "1"]) == 2
+    lst = (dst / "meta").glob("*.lst")
+    paths = [line.split("\t")[-1] for p in lst for line in p.read_text().splitlines()]
+    assert len(paths) == 4 and all(p.startswith("a/good.tif#") for p in paths)
+    assert '"corrupt_scene"' in (dst / "meta" / "rejects.jsonl").read_text()
