@@ -41,7 +41,8 @@ def channel_uri(bucket: str, dataset: str, run_id: str, split: str) -> str:
 
 
 def preflight(s3: Any, quotas: Any, run: PipelineInput, target: TrainingTarget) -> dict[str, Any]:
-    doc = DatasetDoc.from_json(get_bytes(s3, target.data_bucket, dataset_json_key(run.dataset, run.run_id)))
+    doc = DatasetDoc.from_json(get_bytes(s3, target.data_bucket,
+                                          dataset_json_key(run.dataset, run.run_id)).decode())
     from satrec.hyperparams import Hyperparameters
 
     hp = Hyperparameters.from_dataset(doc, run.hyperparameters).validate(doc)

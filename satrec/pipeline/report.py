@@ -74,7 +74,7 @@ def training_summary(job: dict[str, Any] | None) -> dict[str, Any] | None:
 def success_report(s3: Any, *, data_bucket: str, artifacts_bucket: str, dataset: str, run_id: str,
                    execution: dict[str, Any], training: dict[str, Any] | None,
                    quota: dict[str, Any] | None = None) -> dict[str, Any]:
-    doc = DatasetDoc.from_json(get_bytes(s3, data_bucket, dataset_json_key(dataset, run_id)))
+    doc = DatasetDoc.from_json(get_bytes(s3, data_bucket, dataset_json_key(dataset, run_id)).decode())
     root = f"s3://{data_bucket}/{layout.dataset_run_prefix(dataset, run_id)}"
     summary_training = training_summary(training)
     report = {
@@ -95,8 +95,8 @@ def success_report(s3: Any, *, data_bucket: str, artifacts_bucket: str, dataset:
     put_json(s3, artifacts_bucket, key, report)
     report_uri = f"s3://{artifacts_bucket}/{key}"
     lines = [f"satrec run {run_id} of dataset {dataset} succeeded.",
-             f"Dataset: {root} ({report['records'].get('train', 0)} train / "
-             f"{report['records'].get('validation', 0)} validation records, {doc.num_classes} classes, "
+             f"Dataset: {root} ({doc.records('train')} train / "
+             f"{doc.records('validation')} validation records, {doc.num_classes} classes, "
              f"{doc.inputs.get('rejected', 0)} inputs rejected)."]
     if summary_training:
         accuracy = summary_training["final_validation_accuracy"]
@@ -149,8 +149,10 @@ def failure_notice(s3: Any | None, *, artifacts_bucket: str | None, failed_state
     name = str(error.get("Error", "States.ALL"))
     cause = str(error.get("Cause", ""))
     reason = failure_reason(name, cause)
-    run = state.get("run") if isinstance(state.get("run"), dict) else {}
-    run = run.get("Payload", run) if isinstance(run.get("Payload", run), dict) else {}   # a Lambda result
+    found = state.get("run")
+    run: dict[str, Any] = found if isinstance(found, dict) else {}
+    payload = run.get("Payload", run)   # the validate-input Lambda's result, as the state machine keeps it
+    run = payload if isinstance(payload, dict) else {}
     raw_input = state if not run else {}
     dataset = run.get("dataset") or (raw_input.get("dataset") if isinstance(raw_input.get("dataset"), str) else None)
     run_id = run.get("run_id")
