@@ -153,3 +153,16 @@ def test_label_raster_labels_chips_by_majority(tmp_path):
             header, _ = unpack_image_record(record.payload)
             got[line.split("\t")[-1]] = header.label
     assert got == {"scenes/s.tif#0,0": 3.0, "scenes/s.tif#32,0": 1.0, "scenes/s.tif#0,32": 3.0}
+
+
+def test_eurosat_ms_style_tiles_are_one_record_each_without_chip(tmp_path):
+    src = tmp_path / "src"
+    for i, cls in enumerate(["Forest", "River", "Forest"]):
+        (src / cls).mkdir(parents=True, exist_ok=True)
+        make_geotiff(src / cls / f"{cls}_{i}.tif", ramp_bands(13, 64, 64, seed=i))
+    dst = tmp_path / "out"
+    code, doc = _convert(src, dst, "--bands", "4,3,2", "--train-ratio", "1")
+    assert code == 0 and doc["splits"]["train"]["records"] == 3
+    assert doc["recipe"]["chip"] is None and doc["image"]["max_width"] == 64
+    assert sorted(_lst_paths(dst)["train"]) == ["Forest/Forest_0.tif#0,0", "Forest/Forest_2.tif#0,0",
+                                                 "River/River_1.tif#0,0"]
