@@ -7,7 +7,7 @@ that would work, so the CLI prints one actionable line.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 from satrec.errors import UsageError
@@ -56,14 +56,10 @@ class ChipOptions:
     edge: str = "cover"
     require_georef: bool = False
     sample_side: int = DEFAULT_SAMPLE_SIDE  # percentiles come from about this many pixels squared per scene
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def effective_stride(self) -> int | None:
         return self.stride if self.stride is not None else self.chip
-
-    def with_changes(self, **changes: Any) -> ChipOptions:
-        return replace(self, **changes)
 
 
 def parse_bands(text: str) -> tuple[int, ...]:
