@@ -21,6 +21,10 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def published_since(dst: Path, started: float) -> bool:
+    return any(p.stat().st_mtime >= started for p in dst.glob("train/*.rec"))
+
+
 def command(src: Path, dst: Path) -> list[str]:
     # Upscaling to 96 px makes every image cost a little, so kills land mid-run; small shards mean
     # some shards are already published when the kill comes.
@@ -41,16 +45,24 @@ def test_sigkill_at_random_moments_leaves_no_dataset_json_and_rerun_is_byte_iden
     dst = tmp_path / "dst"
     rng = random.Random(7)
     mid_run = 0
-    for attempt in range(4):
+    for attempt in range(6):
+        started = time.time()
         proc = subprocess.Popen(command(src, dst), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
-        time.sleep(rng.uniform(0.05, full * 0.9))
+        if attempt % 2 == 0:
+            time.sleep(rng.uniform(0.05, full * 0.9))       # any moment, startup included
+        else:
+            # Right after this run published a shard: the dataset is half rewritten.
+            deadline = started + 3 * full + 5
+            while time.time() < deadline and proc.poll() is None and not published_since(dst, started):
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.05))
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         if proc.returncode == 0:       # finished before the kill: nothing to prove this round
             continue
         assert not (dst / "meta" / "dataset.json").exists(), f"attempt {attempt}: dataset.json after SIGKILL"
-        mid_run += any(dst.glob("train/*.rec"))
-    assert mid_run, "no kill landed after the first shard was published; the test proved nothing"
+        mid_run += published_since(dst, started)
+    assert mid_run, "no kill landed after a shard was published; the test proved nothing"
     subprocess.run(command(src, dst), check=True, capture_output=True, timeout=300)
     assert tree_bytes(dst) == expected
