@@ -19,6 +19,7 @@ from stacks.training_workflow import (
     PREFLIGHT,
     SUCCEEDED,
     TRAIN_STATES,
+    VALIDATE_DATASET,
     VALIDATE_INPUT,
 )
 from tests.functional.pipeline.conftest import Cloud, upload_dataset
@@ -68,8 +69,12 @@ def test_images_in_s3_become_recordio_channels_and_a_gpu_training_job(cloud: Clo
     mxnet = pytest.importorskip("mxnet")
     reader = mxnet.recordio.MXIndexedRecordIO(str(root / layout.idx_path(DATASET, "train", 0)), str(train_rec), "r")
     assert len(reader.keys) == len(train_records)
-    header, _ = mxnet.recordio.unpack(reader.read_idx(reader.keys[-1]))
+    header, image = mxnet.recordio.unpack(reader.read_idx(reader.keys[-1]))
     assert header.label == train_records[-1].label
+    # Byte-level packing: the record holds the normalised object's bytes as they are (no second encode).
+    lst = (root / layout.lst_path(DATASET, "train", 0)).read_text().splitlines()
+    normalised_key = lst[-1].split("\t")[2]
+    assert image == cloud.s3.get_object(Bucket=cloud.data, Key=normalised_key)["Body"].read()
 
     # The training job: GPU, RecordIO channels, encryption, and hyperparameters equal to what was written.
     job = cloud.sagemaker.describe_training_job(TrainingJobName=report["training"]["job_name"])
@@ -169,3 +174,39 @@ def test_a_zero_gpu_quota_fails_the_preflight_before_any_training_job(cloud: Clo
     execution = cloud.start("no-quota", {"dataset": DATASET})
     _assert_failure_notice(cloud, execution, PREFLIGHT, "QuotaUnavailable", "ml.g4dn.xlarge for training job usage")
     assert cloud.sagemaker.list_training_jobs()["TrainingJobSummaries"] == []
+
+
+def test_spot_training_from_a_base_model_uses_checkpoints_max_wait_and_the_model_channel(cloud: Cloud) -> None:
+    upload_dataset(cloud.s3, cloud.landing, DATASET, per_class=4)
+    base = f"s3://{cloud.artifacts}/models/{DATASET}/earlier/output/model.tar.gz"
+    execution = cloud.start("spot-run", {"dataset": DATASET, "spot": True, "max_runtime_seconds": 3600,
+                                         "base_model": base, "instance_type": "ml.p3.2xlarge"})
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    assert TRAIN_STATES[(True, True)] in _history_names(cloud, execution)
+    job = cloud.sagemaker.describe_training_job(TrainingJobName=json.loads(execution["output"])["training"]["job_name"])
+    assert job["EnableManagedSpotTraining"] is True
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
+    assert job["CheckpointConfig"]["S3Uri"].startswith(f"s3://{cloud.artifacts}/checkpoints/{DATASET}/")
+    channels = {c["ChannelName"]: c for c in job["InputDataConfig"]}
+    assert channels["model"]["DataSource"]["S3DataSource"]["S3Uri"] == base
+    assert channels["model"]["ContentType"] == "application/x-sagemaker-model"
+    assert job["ResourceConfig"]["VolumeKmsKeyId"].startswith("arn:aws:kms:")   # P3: no NVMe, so a volume key
+
+
+def test_a_stray_object_in_a_channel_prefix_fails_validation_and_publishes_no_dataset_json(cloud: Cloud) -> None:
+    upload_dataset(cloud.s3, cloud.landing, DATASET, per_class=4)
+    real = cloud.in_process.container
+
+    def container(argv: list[str], environment: dict[str, str]) -> int:
+        assert real is not None
+        code = real(argv, environment)
+        if argv[:2] == ["job", "assemble"]:
+            cloud.s3.put_object(Bucket=cloud.data, Key=layout.run_dataset_key(DATASET, "stray", "train/notes.txt"),
+                                Body=b"not a record")
+        return code
+
+    cloud.in_process.container = container
+    execution = cloud.start("stray", {"dataset": DATASET})
+    _assert_failure_notice(cloud, execution, VALIDATE_DATASET, "VerificationError", "train/notes.txt")
+    meta = layout.run_dataset_key(DATASET, "stray", layout.meta_path(layout.DATASET_JSON))
+    assert cloud.s3.list_objects_v2(Bucket=cloud.data, Prefix=meta).get("KeyCount", 0) == 0
