@@ -59,10 +59,10 @@ class Cloud:
     in_process: InProcess
     modules: dict[str, Any] = field(default_factory=dict)
 
-    def start(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def start(self, name: str, payload: dict[str, Any], *, timeout: float = 120.0) -> dict[str, Any]:
         arn = self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name,
                                        input=json.dumps(payload))["executionArn"]
-        return wait_for(self.sfn, arn)
+        return wait_for(self.sfn, arn, timeout=timeout)
 
     def notices(self) -> list[dict[str, str]]:
         messages = self.sqs.receive_message(QueueUrl=self.notices_url, MaxNumberOfMessages=10).get("Messages", [])

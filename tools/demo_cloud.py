@@ -14,6 +14,7 @@ What moto cannot run is patched in one module (tools/moto_sfn.py); see the READM
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import logging
@@ -150,15 +151,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="demo-cloud-out", help="where the model, channels and report go")
     parser.add_argument("--per-class", type=int, default=100, help="sample images per class (default 100)")
     parser.add_argument("--classes", type=int, default=4, help="how many of the ten sample classes (default 4)")
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch", type=int, default=16,
                         help="mini_batch_size; keep it at most the validation records (MXNet's iterator needs that)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
+    console = sys.stdout
+    logs = out / "logs.txt"   # the handlers' and containers' JSON lines (what CloudWatch would hold)
+
     def log(line: str) -> None:
-        print(line, flush=True)
+        print(line, file=console, flush=True)
 
     server = _start_moto()
     try:
@@ -183,15 +187,20 @@ def main(argv: list[str] | None = None) -> int:
             log(f"uploading {len(files)} sample images to s3://{cloud.landing}/incoming/{DATASET}/ "
                 "(each upload: EventBridge -> SQS -> trigger Lambda -> conversion Batch job) ...")
             s3 = boto3.client("s3", region_name=REGION)
-            for path in files:
-                s3.upload_file(str(path), cloud.landing, f"incoming/{DATASET}/{path.relative_to(samples).as_posix()}")
-            converted = _wait_for_conversion(cloud, len(files))
+            with open(logs, "w", encoding="utf-8") as log_file, contextlib.redirect_stdout(log_file), \
+                    contextlib.redirect_stderr(log_file):
+                for path in files:
+                    s3.upload_file(str(path), cloud.landing,
+                                   f"incoming/{DATASET}/{path.relative_to(samples).as_posix()}")
+                converted = _wait_for_conversion(cloud, len(files))
             log(f"conversion ledger: {converted} of {len(files)} uploads accounted for")
             log("starting the pipeline execution ...")
             started = time.monotonic()
-            execution = cloud.start("demo-run-1", {"dataset": DATASET, "hyperparameters": {
-                "epochs": args.epochs, "learning_rate": 0.05, "mini_batch_size": args.batch}})
-            log(f"execution {execution['status']} in {time.monotonic() - started:.1f} s")
+            with open(logs, "a", encoding="utf-8") as log_file, contextlib.redirect_stdout(log_file), \
+                    contextlib.redirect_stderr(log_file):
+                execution = cloud.start("demo-run-1", {"dataset": DATASET, "hyperparameters": {
+                    "epochs": args.epochs, "learning_rate": 0.05, "mini_batch_size": args.batch}}, timeout=3600)
+            log(f"execution {execution['status']} in {time.monotonic() - started:.1f} s (handler and job logs: {logs})")
             if execution["status"] != "SUCCEEDED":
                 log(json.dumps(cloud.notices(), indent=2))
                 return 1
