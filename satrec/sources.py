@@ -262,8 +262,14 @@ def scan_folder(root: Path, *, exts: tuple[str, ...] = DEFAULT_EXTS) -> Source:
     return Source("folder", str(root), items, classes, 1, rejects, skipped)
 
 
+def walk_order(relpath: str) -> list[tuple[int, str]]:
+    """Sort key putting ``/``-separated paths in top-down walk order (files, then sub-folders)."""
+    parts = relpath.split("/")
+    return [(1, d) for d in parts[:-1]] + [(0, parts[-1])]
+
+
 def scan_s3_tree(storage: Any, *, exts: tuple[str, ...] = DEFAULT_EXTS, uri: str) -> Source:
-    """Same rules as ``scan_folder`` on the keys under an S3 prefix (S3 lists keys in UTF-8 order)."""
+    """Same rules as ``scan_folder`` on the keys under an S3 prefix, in the same (walk) order."""
     pending: list[tuple[str, str, str, int]] = []
     rejects: list[Reject] = []
     skipped: Counter[str] = Counter()
@@ -287,6 +293,9 @@ def scan_s3_tree(storage: Any, *, exts: tuple[str, ...] = DEFAULT_EXTS, uri: str
                                                    "<prefix>/<class>/"))
             continue
         pending.append((rel, parts[0], storage.key(rel), size))
+    # S3 lists keys in plain string order ("a/sub/x" before "a/z"); a folder walk takes a folder's
+    # files before its sub-folders. Same order, same input indices (record keys) either way.
+    pending.sort(key=lambda entry: walk_order(entry[0]))
     classes = sorted({cls for _, cls, _, _ in pending})
     ids = {name: float(i) for i, name in enumerate(classes)}
     items = [InputItem(relpath=rel, labels=(ids[cls],), location=key, index=i, cls=cls, size=size)

@@ -52,6 +52,8 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
 def test_s3_source_to_s3_destination_matches_a_local_conversion(s3, tmp_path):
     src = tmp_path / "eurosat"
     class_tree(src, {"Forest": 6, "River": 5})
+    (src / "Forest" / "A-sub").mkdir()     # S3 lists it before Forest_*.jpg; a walk after
+    (src / "Forest" / "Forest_000.jpg").rename(src / "Forest" / "A-sub" / "nested.jpg")
     (src / "River" / "empty.jpg").write_bytes(b"")
     (src / "__MACOSX").mkdir()
     (src / "__MACOSX" / "x.jpg").write_bytes(b"x")

@@ -17,6 +17,7 @@ from satrec.sources import (
     read_local,
     read_lst,
     scan_folder,
+    walk_order,
 )
 
 
@@ -36,6 +37,14 @@ def test_folder_classes_are_sorted_top_level_names_and_nested_files_belong_to_th
         ("a/top.JPG", (0.0,), 0), ("a/x/deep.png", (0.0,), 1), ("b/1.jpg", (1.0,), 2), ("b/2.jpg", (1.0,), 3)]
     assert source.skipped == {"extension": 1}
     assert source.total == 5
+
+
+def test_walk_order_key_matches_the_folder_walk(tmp_path):
+    for rel in ("a/z.jpg", "a/sub/x.jpg", "a/b.jpg", "b/1.jpg", "a/sub/deeper/y.jpg", "a/sub2/w.jpg"):
+        touch(tmp_path, rel)
+    walked = [it.relpath for it in scan_folder(tmp_path).items]
+    assert walked == sorted(walked, key=walk_order)
+    assert walked == ["a/b.jpg", "a/z.jpg", "a/sub/x.jpg", "a/sub/deeper/y.jpg", "a/sub2/w.jpg", "b/1.jpg"]
 
 
 def test_hidden_files_and_macosx_are_skipped_not_rejected(tmp_path):
