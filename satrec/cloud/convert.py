@@ -22,7 +22,7 @@ from satrec.cloud.batches import BatchDoc
 from satrec.cloud.ledger import CONVERTED, REJECTED, LedgerEntry
 from satrec.cloud.settings import parse_settings, settings_digest
 from satrec.cloud.uploads import Upload, sequencer_is_older
-from satrec.errors import ConfigError, ImageRejected
+from satrec.errors import ConfigError, ImageRejected, SatrecError
 from satrec.imaging import ImageSettings, NormalisedImage, normalise
 
 # Landing objects larger than this are rejected unread: one child holds one image in memory.
@@ -181,7 +181,12 @@ class SliceConverter:
             if _is_missing(exc):
                 return None
             raise
-        return LedgerEntry.from_json(body)
+        try:
+            return LedgerEntry.from_json(body)
+        except SatrecError as exc:
+            # A damaged entry accounts for nothing: convert again and overwrite it.
+            self._log({"event": "damaged-ledger-entry", "key": key, "detail": str(exc)})
+            return None
 
     def _write_entry(self, key: str, entry: LedgerEntry) -> None:
         self._s3.put_object(Bucket=self._data_bucket, Key=key, Body=entry.to_json().encode("utf-8"),

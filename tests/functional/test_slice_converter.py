@@ -93,3 +93,10 @@ def test_pass_through_keeps_the_original_bytes_and_extension(s3: Any) -> None:
     recorded = entry(s3, "incoming/d/cls/keep.jpeg")
     assert recorded.passed_through and recorded.output_key.endswith(".jpg")
     assert s3.get_object(Bucket="data", Key=recorded.output_key)["Body"].read() == original
+
+
+def test_a_damaged_ledger_entry_is_replaced_by_converting_again(s3: Any) -> None:
+    upload = put(s3, KEY, jpeg((64, 64)))
+    s3.put_object(Bucket="data", Key=layout.ledger_key("d", KEY), Body=b"{not json")
+    assert converter(s3).convert(upload) == ("converted", "")
+    assert entry(s3).source_version_id == upload.version_id
