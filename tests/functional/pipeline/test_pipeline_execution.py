@@ -27,6 +27,8 @@ from tools.moto_sfn import entered_states
 
 DATASET = "eurosat"
 
+pytestmark = [pytest.mark.cdk, pytest.mark.slow]
+
 
 def _download_run(cloud: Cloud, run_id: str, into: Path) -> Path:
     prefix = layout.dataset_run_prefix(DATASET, run_id)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from aws_cdk import assertions
 
 from stacks import training_workflow as tw
 
 TASK_STATES = [tw.VALIDATE_INPUT, tw.RECONCILE, tw.PLAN, tw.PACK, tw.ASSEMBLE, tw.VALIDATE_DATASET, tw.PREFLIGHT,
                *tw.TRAIN_STATES.values(), tw.REPORT]
+
+pytestmark = [pytest.mark.cdk]
 
 
 def _states(definition: dict[str, Any]) -> dict[str, Any]:
