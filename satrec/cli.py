@@ -32,7 +32,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_FATAL, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_"))
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or (``only``) one with just the named command module registered.
+
+    Registering one command imports one module: a conversion of 5,000 small chips should not pay
+    for importing the trainer's and the geo reader's option modules first.
+    """
     parser = _Parser(
         prog="satrec",
         description="Turn satellite image collections into MXNet RecordIO datasets and train on them.",
@@ -40,16 +49,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"satrec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+    for name in [only] if only else _command_modules():
+        module = importlib.import_module(f"{commands.__name__}.{name}")
         module.register(sub)
     return parser
 
 
+def _requested_module(argv: Sequence[str]) -> str | None:
+    """The command module the arguments name (``train-local`` -> ``train_local``), if any."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first is None or (argv and argv[0].startswith("-")):
+        return None   # `satrec --help`, `satrec --version`: the full parser
+    name = first.replace("-", "_")
+    return name if name in _command_modules() else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_requested_module(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
