@@ -33,7 +33,7 @@ CONVERT_OPTIONS = ("--val-ratio", "0.2", "--stratify", "--resize", str(IMAGE_SID
                    "--quality", "95", "--encoding", "jpg", "--seed", "0")
 # Hyperparameter overrides on top of Hyperparameters.from_dataset (which derives num_classes,
 # num_training_samples, image_shape 3,64,64 and num_layers 18 from dataset.json).
-TRAIN_OVERRIDES = ("epochs=10", "augmentation_type=crop")
+TRAIN_OVERRIDES = ("epochs=12", "augmentation_type=crop")
 TRAIN_SEED = 0
 
 

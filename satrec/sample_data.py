@@ -31,6 +31,7 @@ DEFAULT_COUNT = 200       # per class
 DEFAULT_SIZE = 64         # EuroSAT chips are 64x64
 DEFAULT_SEED = 0
 JPEG_QUALITY = 90
+MIN_STRIPE_CONTRAST = 45.0   # RGB distance between the two row colours of a field
 MIN_SIZE = 16
 MAX_SIZE = 1024
 
@@ -110,10 +111,15 @@ def _vegetation(c: _Canvas, base: tuple[float, float, float] = (105, 130, 70)) -
 def _annual_crop(c: _Canvas) -> np.ndarray:
     import numpy as np
 
-    period = c.rng.uniform(5.0, 10.0)
+    period = c.rng.uniform(6.0, 11.0)   # finer rows alias into dots at 64 px (then it looks like an orchard)
     palette = [(150, 115, 80), (115, 145, 70), (185, 170, 105), (125, 100, 75)]
     i, j = c.rng.choice(len(palette), 2, replace=False)
     a, b = c.colour(palette[i]), c.colour(palette[j])
+    # Neighbouring rows of one field differ visibly (bare soil vs crop); colour jitter must not erase
+    # the stripes, or the chip becomes an unlabelled-looking patch of herbaceous vegetation.
+    gap = float(np.linalg.norm(b - a))
+    if gap < MIN_STRIPE_CONTRAST:
+        b = a + (b - a) * (MIN_STRIPE_CONTRAST / max(gap, 1e-3))
     stripes = _soft(np.sin(2 * np.pi * c.u / period) * 2.0)
     img = _mix(c.fill(a), c.fill(b), stripes)
     # A second field with its own row direction, as neighbouring parcels have.
@@ -140,12 +146,12 @@ def _highway(c: _Canvas) -> np.ndarray:
     import numpy as np
 
     img = _vegetation(c, (115, 125, 80))
-    roads = [c.v - c.rng.uniform(-18, 18)]
+    roads = [c.v - c.rng.uniform(-14, 14)]
     if c.rng.random() < 0.35:
-        roads.append(c.u - c.rng.uniform(-20, 20))
+        roads.append(c.u - c.rng.uniform(-16, 16))
     asphalt = c.colour((135, 132, 128), 10)
     for distance in roads:
-        width = c.rng.uniform(1.5, 3.0)
+        width = c.rng.uniform(2.0, 3.2)
         img = _mix(img, c.fill(asphalt), _soft(width - np.abs(distance)))
     return img
 
