@@ -102,6 +102,7 @@ class _Sampler(threading.Thread):
         self.root, self.result, self.interval = root, result, interval
         self.stop = threading.Event()
         self.hwm: dict[int, int] = {}
+        self.cmd: dict[int, str] = {}  # last command line seen: a process may be gone when its peak is read
 
     def tick(self) -> None:
         res = self.result
@@ -113,6 +114,9 @@ class _Sampler(threading.Thread):
             if not kb:
                 continue  # exited, or a zombie
             live += 1
+            cmd = _cmdline(pid)
+            if cmd:
+                self.cmd[pid] = cmd[:200]
             rss_sum += kb.get(b"VmRSS", 0)
             pss_sum += _pss_kb(pid)
             hwm = kb.get(b"VmHWM", 0)
@@ -120,7 +124,7 @@ class _Sampler(threading.Thread):
                 self.hwm[pid] = hwm
                 if hwm * 1024 > res.peak_process_rss:
                     res.peak_process_rss = hwm * 1024
-                    res.peak_process_cmd = _cmdline(pid)[:200]
+                    res.peak_process_cmd = self.cmd.get(pid, "")
             res.pids_seen.add(pid)
         res.peak_tree_rss = max(res.peak_tree_rss, rss_sum * 1024)
         res.peak_tree_pss = max(res.peak_tree_pss, pss_sum * 1024)
