@@ -246,10 +246,10 @@ def _lonlat_bounds(info: SceneInfo, windows: list[Window]) -> list[list[float] |
 class SceneRenderer:
     """An open scene that renders windows to 8-bit RGB; use as a context manager."""
 
-    def __init__(self, path: str, recipe: Recipe) -> None:
+    def __init__(self, path: str, recipe: Recipe, *, check: bool = True, scoped_env: bool = True) -> None:
         self.path = path
         self.recipe = recipe
-        self._ctx = open_scene(path)
+        self._ctx = open_scene(path, check=check, scoped_env=scoped_env)
         self._src: DatasetReader | None = None
         self.info: SceneInfo | None = None
 
@@ -297,29 +297,38 @@ class SceneRenderer:
 
 
 _local = threading.local()
+OPEN_SCENES_PER_THREAD = 8
 
 
 def render_window(path: str, window: Window, recipe: Recipe) -> np.ndarray:
-    """One chip's pixels, keeping the last scene open per thread (chips come scene by scene)."""
-    cached = getattr(_local, "renderer", None)
-    if cached is None or cached.path != path or cached.recipe is not recipe:
-        if cached is not None:
-            cached.__exit__(None, None, None)
-        else:
-            # Close before interpreter teardown: a dataset finalised after the threading module is
-            # gone prints an ignored exception.
-            atexit.register(close_cached)
-        _local.renderer = None
-        cached = SceneRenderer(path, recipe).__enter__()
-        _local.renderer = cached
-    return cached.render_chip(window)
+    """One chip's pixels, keeping the last few scenes open per thread.
+
+    Shuffled records visit scenes in any order: re-opening a scene for every chip would cost more
+    than rendering it. The integrity check is skipped: planning did it for every scene. GDAL's
+    settings are made process-wide here, since the open scenes close in LRU order, not nested.
+    """
+    cache: dict[str, SceneRenderer] | None = getattr(_local, "renderers", None)
+    if cache is None:
+        cache = _local.renderers = {}
+        # Close before interpreter teardown: a dataset finalised after the threading module is
+        # gone prints an ignored exception.
+        atexit.register(close_cached)
+    renderer = cache.pop(path, None)
+    if renderer is not None and renderer.recipe is not recipe:
+        renderer.__exit__(None, None, None)
+        renderer = None
+    if renderer is None:
+        while len(cache) >= OPEN_SCENES_PER_THREAD:
+            cache.pop(next(iter(cache))).__exit__(None, None, None)   # least recently used
+        renderer = SceneRenderer(path, recipe, check=False, scoped_env=False).__enter__()
+    cache[path] = renderer   # (re-)inserted last: most recently used
+    return renderer.render_chip(window)
 
 
 def close_cached() -> None:
-    cached = getattr(_local, "renderer", None)
-    if cached is not None:
-        cached.__exit__(None, None, None)
-        _local.renderer = None
+    cache = getattr(_local, "renderers", None) or {}
+    while cache:
+        cache.pop(next(iter(cache))).__exit__(None, None, None)
 
 
 def encode_chip(rgb: np.ndarray, encoding: str = "png", quality: int = 95, *, compress: int = 6) -> bytes:

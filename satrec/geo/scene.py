@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,23 +61,52 @@ def raster_errors() -> tuple[type[BaseException], ...]:
     return (RasterioError, OSError, CPLE_BaseError)
 
 
+_PROCESS_SETTINGS = {"GDAL_CACHEMAX": GDAL_CACHE_BYTES, "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+                     "GDAL_PAM_ENABLED": "NO"}
+_process_configured = False
+
+
+def configure_process() -> None:
+    """The same GDAL settings as ``gdal_env``, process-wide (for workers that keep scenes open
+    across calls, where nested ``rasterio.Env`` blocks would be left in any order)."""
+    global _process_configured
+    if not _process_configured:
+        from rasterio.env import set_gdal_config
+
+        for key, value in _PROCESS_SETTINGS.items():
+            set_gdal_config(key, value)
+        _process_configured = True
+
+
 @contextmanager
-def open_scene(path: str) -> Iterator[tuple[DatasetReader, SceneInfo]]:
-    """Open, describe and integrity-check a scene; problems become ``ImageRejected``."""
+def open_scene(path: str, *, check: bool = True, scoped_env: bool = True) -> Iterator[tuple[DatasetReader, SceneInfo]]:
+    """Open, describe and (unless ``check`` is off) integrity-check a scene; problems become
+    ``ImageRejected``. The check reads the whole block table (~65 ms on a 10980 px scene): workers
+    re-opening a scene that planning already checked skip it. ``scoped_env=False`` relies on
+    ``configure_process`` instead of a ``rasterio.Env`` block."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
 
-    with gdal_env(), warnings.catch_warnings():
-        # A scene without georeferencing is accepted (pixel-only provenance) or refused by policy:
-        # either way the decision is ours, not a warning on stderr.
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        try:
-            src = rasterio.open(path)
-        except raster_errors() as exc:
-            raise ImageRejected("unreadable_scene", f"not a readable GeoTIFF/raster: {_gdal_message(exc)}") from None
+    if not scoped_env:
+        configure_process()
+    with gdal_env() if scoped_env else nullcontext():
+        with warnings.catch_warnings():
+            # A scene without georeferencing is accepted (pixel-only provenance) or refused by policy:
+            # either way the decision is ours, not a warning on stderr.
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            try:
+                src = rasterio.open(path)
+            except raster_errors() as exc:
+                raise ImageRejected("unreadable_scene", f"not a readable GeoTIFF/raster: {_gdal_message(exc)}"
+                                    ) from None
+            try:
+                info = describe(src, path)
+            except BaseException:
+                src.close()
+                raise
         with src:
-            info = describe(src, path)
-            check_integrity(src, path)
+            if check:
+                check_integrity(src, path)
             yield src, info
 
 

@@ -174,3 +174,22 @@ def test_the_cloud_entry_point_chips_one_downloaded_scene(tmp_path):
     out = list(chips)
     assert len(out) == 4 and out[0].data[:2] == b"\xff\xd8" and recipe.stretch_method == "percentile"
     assert {c.plan.label for c in out} == {"forest"}
+
+
+def test_workers_keep_a_few_scenes_open_and_render_the_same_pixels(tmp_path):
+    from satrec.geo import chipper
+    from satrec.geo.windows import Window
+
+    paths = [make_geotiff(tmp_path / f"s{i}.tif", ramp_bands(3, 32, 32, seed=i)) for i in range(10)]
+    recipe = resolve_recipe([str(p) for p in paths], make_options(bands="1,2,3", stretch="0,4095"))
+    try:
+        for _ in range(2):
+            for p in paths:   # more scenes than stay open: least recently used ones are closed
+                rgb = chipper.render_window(str(p), Window(0, 0, 32, 32), recipe)
+                (chip,) = list(chip_scene(str(p), p.name, recipe))
+                assert np.array_equal(rgb, _decode(chip.data))
+                assert len(chipper._local.renderers) <= chipper.OPEN_SCENES_PER_THREAD
+        assert list(chipper._local.renderers) == [str(p) for p in paths[-chipper.OPEN_SCENES_PER_THREAD:]]
+    finally:
+        chipper.close_cached()
+    assert chipper._local.renderers == {}
