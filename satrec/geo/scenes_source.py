@@ -180,7 +180,7 @@ def _plan_one(item: InputItem, options: ChipOptions, recipe: Recipe, stats: Scen
     kept = []
     # Read every chip once here: a mostly-empty chip is skipped (not rejected), and a scene whose
     # pixels cannot be read is rejected whole before any of its chips is planned.
-    with SceneRenderer(item.location, recipe) as renderer:
+    with SceneRenderer(item.location, recipe, check=False) as renderer:   # plan_scene just checked it
         for chip in plan.chips:
             if renderer.empty_fraction(chip.window) > recipe.nodata_max:
                 stats.skipped["nodata"] += 1
