@@ -166,3 +166,13 @@ def test_eurosat_ms_style_tiles_are_one_record_each_without_chip(tmp_path):
     assert doc["recipe"]["chip"] is None and doc["image"]["max_width"] == 64
     assert sorted(_lst_paths(dst)["train"]) == ["Forest/Forest_0.tif#0,0", "Forest/Forest_2.tif#0,0",
                                                  "River/River_1.tif#0,0"]
+
+
+def test_chip_datasets_are_byte_identical_whatever_the_worker_count(tmp_path, scenes):
+    outs = []
+    for workers in ("1", "2"):
+        dst = tmp_path / f"w{workers}"
+        assert main(["convert", str(scenes), str(dst), "--chip", "32", "--stride", "24", "--bands", "4,3,2",
+                     "--num-workers", workers, "--no-progress"]) == 0
+        outs.append({p.relative_to(dst).as_posix(): p.read_bytes() for p in sorted(dst.rglob("*")) if p.is_file()})
+    assert outs[0].keys() == outs[1].keys() and outs[0] == outs[1]
