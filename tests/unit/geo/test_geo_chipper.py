@@ -193,3 +193,13 @@ def test_workers_keep_a_few_scenes_open_and_render_the_same_pixels(tmp_path):
     finally:
         chipper.close_cached()
     assert chipper._local.renderers == {}
+
+
+def test_geographic_scenes_report_degrees_as_both_bounds(tmp_path):
+    scene = make_geotiff(tmp_path / "wgs84.tif", ramp_bands(3, 64, 64), crs="EPSG:4326", origin=(10.0, 50.0),
+                         pixel=0.001)
+    recipe = resolve_recipe([str(scene)], make_options(chip=32, bands="1,2,3"))
+    chip = next(c for c in plan_scene(str(scene), "w.tif", recipe).chips if c.window.col == 32 and c.window.row == 32)
+    assert chip.provenance["crs"] == "EPSG:4326"
+    assert chip.provenance["bounds"] == pytest.approx([10.032, 49.936, 10.064, 49.968])
+    assert chip.provenance["lonlat_bounds"] == pytest.approx(chip.provenance["bounds"], abs=1e-7)
