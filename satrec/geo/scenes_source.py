@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from satrec.geo.chipper import ChipPlan
 
 LOADER = "satrec.geo.scenes_source:load_chip"
+MAX_RASTER_CLASS_ID = 1000   # labels are the raster's ids: num_classes = largest id + 1
 SKIP_PREFIX = "chip_"   # skipped_by_reason keys for chips left out: chip_nodata, chip_impure, chip_unlabelled
 
 
@@ -155,6 +156,10 @@ def expand_scenes(source: Source, options: ChipOptions | None) -> Expanded:
         skipped[SKIP_PREFIX + reason] += n
     classes = source.classes
     if raster_mode:
+        if raster_ids and (max(raster_ids) >= MAX_RASTER_CLASS_ID or min(raster_ids) < 0):
+            raise UsageError(f"label rasters hold class ids {min(raster_ids)}..{max(raster_ids)}: record labels are "
+                             f"the ids themselves, so keep them in 0..{MAX_RASTER_CLASS_ID - 1} (remap the raster, "
+                             "and set its nodata value for unlabelled pixels)")
         classes = [str(i) for i in range(max(raster_ids) + 1)] if raster_ids else []
     return Expanded(replace(source, items=_renumber(expanded), rejects=rejects, skipped=skipped, classes=classes),
                     recipe, stats)

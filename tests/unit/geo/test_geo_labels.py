@@ -57,3 +57,16 @@ def test_a_label_raster_on_another_grid_is_refused(tmp_path, scene):
     with pytest.raises(ImageRejected, match="transform") as info:
         _plan(scene, raster, 0.5)
     assert info.value.reason == "label_raster_misaligned"
+
+
+def test_label_ids_become_classes_only_in_a_sane_range(tmp_path, scene):
+    from satrec.errors import UsageError
+    from satrec.geo.options import make_options as opts
+    from satrec.geo.scenes_source import expand_scenes
+    from satrec.sources import InputItem, Source
+
+    raster = make_geotiff(tmp_path / "l.tif", np.full((1, 64, 64), 5000, dtype=np.uint16))
+    item = InputItem(relpath="s.tif", labels=(0.0,), location=str(scene), index=0)
+    source = Source("folder", str(tmp_path), [item], [], 1)
+    with pytest.raises(UsageError, match=r"0\.\.999"):
+        expand_scenes(source, opts(chip=32, bands="4,3,2", label_raster=str(raster)))
