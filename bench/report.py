@@ -90,11 +90,15 @@ def render(payload: dict) -> str:
             f"{'-' if target is None else f'{target:.0f}x'} | {_ok(met)} | {_cpu(r)} | {_cpu_ratio(r, im)} | "
             f"{_records(r)} "
             f"| {r['load_before'][0]:.2f} / {r['load_after'][0]:.2f} |")
-    sat, base = by.get(("pass-through-chips64", "satrec")), by.get(("pass-through-chips64", "baseline"))
+    base = by.get(("pass-through-chips64", "baseline"))
+    sat = by.get(("pass-through-chips64", "satrec"))
     if sat and base and sat["walls"] and base["walls"]:
         frac = base["median"] / sat["median"]
         lines += ["", f"Pass-through speed as a fraction of the read-and-concatenate baseline: **{frac:.2f}** "
                       f"(target >= {BASELINE_FRACTION_TARGET:.2f}: {_ok(frac >= BASELINE_FRACTION_TARGET)})."]
+        one = by.get(("pass-through-chips64", "satrec-1worker"))
+        if one and one["walls"]:
+            lines.append(f"With `--num-workers 1` (not judged): {base['median'] / one['median']:.2f}.")
 
     lines += ["", "## Memory", "",
               "Sampled from /proc every 50 ms over the whole process tree. Largest process: the kernel's "

@@ -44,7 +44,8 @@ class Scenario:
 SCENARIOS = (
     Scenario("resize", "jpeg512", ("im2rec", "satrec")),
     Scenario("resize", "jpeg2048", ("im2rec", "satrec")),
-    Scenario("pass-through", "chips64", ("im2rec", "satrec", "baseline")),
+    # satrec-1worker is informational: for tiny chips a worker pool may cost more than it gains.
+    Scenario("pass-through", "chips64", ("im2rec", "satrec", "baseline", "satrec-1worker")),
     # Not judged: 64 px chips upscaled to 224 (EuroSAT-style data for pretrained networks).
     Scenario("resize", "chips64", ("im2rec", "satrec"), judged=False),
 )
@@ -120,7 +121,8 @@ def run_once(tool: Tool, src: Path, work: Path, *, pass_through: bool, into: Mea
 
 def make_tools(names: tuple[str, ...], satrec_extra: list[str]) -> dict[str, Tool]:
     table: dict[str, Tool] = {"im2rec": Im2rec("im2rec"), "satrec": Satrec("satrec", satrec_extra),
-                              "baseline": Baseline("baseline")}
+                              "baseline": Baseline("baseline"),
+                              "satrec-1worker": Satrec("satrec-1worker", satrec_extra, workers=1)}
     return {name: table[name] for name in names}
 
 
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, help="repetitions per tool (default 5, quick 2)")
     parser.add_argument("--only", nargs="+", metavar="SCENARIO",
                         help="run only these scenarios, e.g. resize-jpeg512 pass-through-chips64")
-    parser.add_argument("--tools", nargs="+", choices=("im2rec", "satrec", "baseline"),
+    parser.add_argument("--tools", nargs="+", choices=("im2rec", "satrec", "baseline", "satrec-1worker"),
                         help="run only these tools (default: every tool of each scenario)")
     parser.add_argument("--psnr-sample", type=int, help="records decoded for PSNR per run (default 60, quick 10)")
     parser.add_argument("--satrec-arg", action="append", default=[], metavar="ARG",
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = [s for s in SCENARIOS if not args.only or s.key in args.only]
     for scenario in scenarios:
         names = tuple(t for t in scenario.tools if (not args.tools or t in args.tools)
-                      and (t != "satrec" or available))
+                      and (not t.startswith("satrec") or available))
         folder = corpora.ensure(table[scenario.corpus], OUT / "corpora", log=log)
         tools = make_tools(names, satrec_extra)
         # One untimed run of each tool on a few images: loads its libraries into the page cache.

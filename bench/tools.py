@@ -38,6 +38,7 @@ def im2rec_script() -> Path:
 class Tool:
     name: str
     extra: list[str] = field(default_factory=list)  # appended to the main command (satrec only)
+    workers: int = WORKERS
 
     def steps(self, src: Path, work: Path, *, pass_through: bool) -> list[list[str]]:
         raise NotImplementedError
@@ -72,7 +73,7 @@ class Im2rec(Tool):
         pack = ["--pass-through"] if pass_through else ["--resize", str(RESIZE), "--quality", str(QUALITY)]
         return [
             [sys.executable, script, prefix, str(src), "--list", "--recursive"],
-            [sys.executable, script, prefix, str(src), *pack, "--num-thread", str(WORKERS)],
+            [sys.executable, script, prefix, str(src), *pack, "--num-thread", str(self.workers)],
         ]
 
     def outputs(self, src: Path, work: Path) -> list[Packed]:
@@ -83,7 +84,7 @@ class Satrec(Tool):
     def steps(self, src: Path, work: Path, *, pass_through: bool) -> list[list[str]]:
         mode = ["--pass-through"] if pass_through else ["--resize", str(RESIZE), "--quality", str(QUALITY)]
         exe = str(VENV_BIN / "satrec")
-        return [[exe, "convert", str(src), str(work / "out"), *mode, "--num-workers", str(WORKERS), *self.extra]]
+        return [[exe, "convert", str(src), str(work / "out"), *mode, "--num-workers", str(self.workers), *self.extra]]
 
     def outputs(self, src: Path, work: Path) -> list[Packed]:
         out = work / "out"
