@@ -7,6 +7,7 @@ profiles written by people) is kept.
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 
 NOTES_MARKER = "<!-- Everything below this line is kept when run_all rewrites the file. -->"
@@ -144,6 +145,20 @@ def render(payload: dict) -> str:
             better = r["psnr_mean"] >= im["psnr_mean"]
         lines.append(f"| {r['scenario']} | {r['tool']} | {r['stored_size']} | {r['psnr_images']} | "
                      f"{r['psnr_mean']:.2f} | {r['psnr_min']:.2f} | {_ok(better)} |")
+
+    split = [r for r in rows if r["tool"] == "im2rec" and len((r.get("step_walls") or [[]])[0]) > 1
+             and not r["scenario"].endswith("-tenth")]
+    if split:
+        lines += ["", "### im2rec's two runs", "",
+                  "Median wall / CPU seconds of its `--list` run and of its pack run (each imports MXNet).", "",
+                  "| scenario | --list run s | pack run s |", "|---|---|---|"]
+        for r in split:
+            cells = []
+            for i in range(2):
+                wall = statistics.median(step[i] for step in r["step_walls"])
+                cpu = statistics.median(step[i] for step in r["step_cpus"])
+                cells.append(f"{wall:.2f} / {cpu:.2f}")
+            lines.append(f"| {r['scenario']} | {cells[0]} | {cells[1]} |")
 
     lines += ["", "## Commands", ""]
     seen = set()

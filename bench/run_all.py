@@ -61,6 +61,8 @@ class Measured:
     command: str
     walls: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)  # CPU seconds of the whole tree, per repetition
+    step_walls: list[list[float]] = field(default_factory=list)  # per repetition, per command (im2rec: list, pack)
+    step_cpus: list[list[float]] = field(default_factory=list)
     peak_process_rss: int = 0
     peak_process_cmd: str = ""
     peak_tree_rss: int = 0
@@ -101,10 +103,14 @@ def run_once(tool: Tool, src: Path, work: Path, *, pass_through: bool, into: Mea
     work.mkdir(parents=True)
     logs = work.parent / f"{work.name}-logs"
     wall = cpu = 0.0
+    step_walls: list[float] = []
+    step_cpus: list[float] = []
     for n, argv in enumerate(tool.steps(src, work, pass_through=pass_through)):
         res = run_tree(argv, cwd=REPO, log_dir=logs / f"step{n}")
         wall += res.wall_s
         cpu += res.cpu_s
+        step_walls.append(res.wall_s)
+        step_cpus.append(res.cpu_s)
         into.returncodes.append(res.returncode)
         if res.peak_process_rss > into.peak_process_rss:
             into.peak_process_rss, into.peak_process_cmd = res.peak_process_rss, res.peak_process_cmd
@@ -116,6 +122,8 @@ def run_once(tool: Tool, src: Path, work: Path, *, pass_through: bool, into: Mea
             return False
     into.walls.append(wall)
     into.cpus.append(cpu)
+    into.step_walls.append(step_walls)
+    into.step_cpus.append(step_cpus)
     return True
 
 

@@ -204,7 +204,8 @@ def test_report_judges_each_target_from_the_measured_rows(tmp_path):
          "large_tree_rss": 130 << 20, "small_tree_pss": 50 << 20, "large_tree_pss": 55 << 20,
          "small_process_rss": 20 << 20, "large_process_rss": 20 << 20}],
         "rows": [
-            _row("resize-jpeg512", "im2rec", [6.0, 6.2, 5.8], psnr_mean=38.0, psnr_min=30.0, psnr_images=5),
+            _row("resize-jpeg512", "im2rec", [6.0, 6.2, 5.8], psnr_mean=38.0, psnr_min=30.0, psnr_images=5,
+                 step_walls=[[1.0, 5.0], [1.2, 5.0], [0.8, 4.0]], step_cpus=[[1.5, 3.0], [1.5, 3.0], [1.5, 3.0]]),
             _row("resize-jpeg512", "satrec", [2.0, 2.1, 1.9], psnr_mean=40.0, psnr_min=33.0, psnr_images=5),
             _row("resize-jpeg2048", "im2rec", [5.0]),
             _row("resize-jpeg2048", "satrec", [2.5], peak_process_rss=200 << 20, records=999),
@@ -221,3 +222,4 @@ def test_report_judges_each_target_from_the_measured_rows(tmp_path):
     assert "largest process on 2048 px inputs: **200 MiB** (target <= 128 MiB: **no**)" in text
     assert "| +30% | +10% | < 20% | **no** |" in text
     assert "| 40.00 | 33.00 | yes |" in text
+    assert "| resize-jpeg512 | 1.00 / 1.50 | 5.00 / 3.00 |" in text  # im2rec's --list and pack runs
