@@ -2,15 +2,16 @@
 
 A file's split depends only on ``(seed, split_key)`` (the split key is its relative path unless a
 source says otherwise, e.g. a scene id that keeps a scene's chips together), so the split of the
-existing files does not change when a dataset grows. ``--stratify`` ranks each class's files by the
-same hash and cuts exact per-class counts: a file then moves only when it sits at a boundary.
+existing files does not change when a dataset grows. ``--stratify`` ranks each class's split keys by
+the same hash and cuts exact per-class counts: a file then moves only when it sits at a boundary. A
+split key is decided once (in the stratum of its majority class), so it never straddles splits.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -80,25 +81,38 @@ def split_of(split_key: str, seed: int, ratios: Ratios) -> str:
 
 def split_all(keys: Sequence[str], seed: int, ratios: Ratios, *,
               strata: Sequence[str | None] | None = None) -> list[str]:
-    """The split of every key. With ``strata`` (a class per key), exact per-class proportions.
+    """The split of every key. With ``strata`` (a class per key), exact proportions per class of
+    distinct split keys, each split key counted under its majority class.
 
-    Keys that share a split key always land together (both modes).
+    Keys that share a split key always land together (both modes), whatever their classes.
     """
     units = [unit_hash(seed, "split", k) for k in keys]
     if strata is None:
         return [assign(u, ratios) for u in units]
-    # Stratified: rank distinct split keys per class by their hash and cut at exact counts.
-    groups: dict[str | None, dict[str, float]] = defaultdict(dict)
+    # Stratified: decide per split key, never per (class, key) pair: a scene whose chips hold
+    # several classes (a label raster) would otherwise straddle splits. Each split key joins the
+    # stratum of its majority class; distinct keys are ranked per stratum by their hash and cut
+    # at exact counts.
+    hashes: dict[str, float] = {}
+    votes: dict[str, Counter[str | None]] = defaultdict(Counter)
     for key, u, stratum in zip(keys, units, strata, strict=True):
-        groups[stratum].setdefault(key, u)
-    decided: dict[tuple[str | None, str], str] = {}
-    for stratum, members in groups.items():
-        ranked = sorted(members, key=lambda k: (members[k], k))
-        counts = _apportion(len(ranked), ratios)
-        names = ["train"] * counts[0] + ["test"] * counts[2] + ["validation"] * counts[1]
-        for key, name in zip(ranked, names, strict=True):
-            decided[(stratum, key)] = name
-    return [decided[(s, k)] for k, s in zip(keys, strata, strict=True)]
+        hashes.setdefault(key, u)
+        votes[key][stratum] += 1
+    groups: dict[str | None, list[str]] = defaultdict(list)
+    for key, counts in votes.items():
+        groups[_majority(counts)].append(key)
+    decided: dict[str, str] = {}
+    for members in groups.values():
+        ranked = sorted(members, key=lambda k: (hashes[k], k))
+        counts3 = _apportion(len(ranked), ratios)
+        names = ["train"] * counts3[0] + ["test"] * counts3[2] + ["validation"] * counts3[1]
+        decided.update(zip(ranked, names, strict=True))
+    return [decided[k] for k in keys]
+
+
+def _majority(counts: Counter[str | None]) -> str | None:
+    """The most frequent class; ties go to the smallest name (None, unlabelled, sorts first)."""
+    return min(counts, key=lambda s: (-counts[s], s is not None, s or ""))
 
 
 def _apportion(n: int, ratios: Ratios) -> tuple[int, int, int]:

@@ -68,3 +68,34 @@ def test_items_sharing_a_split_key_always_land_together():
     for strata in (None, ["x"] * 5):
         names = split_all(keys, 0, R, strata=strata)
         assert len({n for k, n in zip(keys, names, strict=True) if k == "scene-1"}) == 1
+
+
+@given(st.lists(st.tuples(st.sampled_from([f"scene-{i}" for i in range(12)]), st.sampled_from(["0", "1", "2", None])),
+                min_size=1, max_size=80), st.integers(0, 2**31))
+def test_a_multi_class_split_key_never_straddles_splits_when_stratified(chips, seed):
+    # Chips of one scene labelled from a label raster carry several classes but one split key.
+    keys = [k for k, _ in chips]
+    strata = [c for _, c in chips]
+    names = split_all(keys, seed, R, strata=strata)
+    per_key: dict[str, set[str]] = {}
+    for key, name in zip(keys, names, strict=True):
+        per_key.setdefault(key, set()).add(name)
+    assert all(len(splits) == 1 for splits in per_key.values())
+
+
+def test_stratified_split_counts_each_split_key_once_under_its_majority_class():
+    # 10 scenes mostly of class "a" (one chip of "b" each) and 5 mostly "b": counts are cut per
+    # majority class over distinct scenes, as if every scene were single-class.
+    keys, strata = [], []
+    for i in range(10):
+        keys += [f"a-scene-{i}"] * 3
+        strata += ["a", "a", "b"]
+    for i in range(5):
+        keys += [f"b-scene-{i}"] * 2
+        strata += ["b", "b"]
+    ratios = Ratios.resolve(0.6, None, 0.2)
+    names = dict(zip(keys, split_all(keys, 7, ratios, strata=strata), strict=True))
+    a = Counter(n for k, n in names.items() if k.startswith("a-"))
+    b = Counter(n for k, n in names.items() if k.startswith("b-"))
+    assert (a["train"], a["validation"], a["test"]) == (6, 2, 2)
+    assert (b["train"], b["validation"], b["test"]) == (3, 1, 1)
