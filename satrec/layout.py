@@ -159,6 +159,29 @@ def normalised_key(landing_key: str, ext: str) -> str:
     return f"{normalised_prefix(dataset)}{class_name}/{stem}-{key_digest(landing_key)}.{ext.lstrip('.')}"
 
 
+def normalised_chip_key(landing_key: str, col: int, row: int, ext: str) -> str:
+    """One chip of an uploaded scene: ``normalised/<ds>/<class>/<dirs>/<stem>-<digest>/chip-<col>-<row>.<ext>``.
+
+    Derived from the landing key and the chip's pixel window (its top-left corner), so a rerun
+    overwrites the same objects; the folder holds one scene's chips and nothing else.
+    """
+    image_key = normalised_key(landing_key, ext)
+    return f"{image_key.rsplit('.', 1)[0]}/chip-{int(col)}-{int(row)}.{ext.lstrip('.')}"
+
+
+_CHIP_SUFFIX = re.compile(rf"^(.*-[0-9a-f]{{{KEY_DIGEST_CHARS}}})/chip-\d+-\d+\.[A-Za-z0-9]+$")
+
+
+def normalised_split_key(key: str) -> str:
+    """The split unit of a normalised object: a chip's scene folder, else the key itself.
+
+    The chips of one scene are near-duplicates of each other; splitting them apart would leak
+    validation data into training.
+    """
+    match = _CHIP_SUFFIX.match(key)
+    return match.group(1) if match else key
+
+
 def batch_key(batch_id: str) -> str:
     return f"{BATCHES_PREFIX}{batch_id}.json"
 

@@ -3,18 +3,23 @@
 ``ledger/<dataset>/<digest of the landing key>.json`` in the data bucket. The converter writes
 the normalised image first and the entry last, so an entry's presence means its output exists.
 It holds no timestamps: a re-run over the same input writes nothing new.
+
+Version 2 adds scenes: a GeoTIFF upload is cut into many chips, so its entry lists them in
+``outputs`` (key, pixel window, bounds) with the ``scene`` facts and the chip ``recipe`` actually
+used (per-scene percentile stretches differ from scene to scene). Single-image entries keep
+``output_key``; version-1 entries read as entries without ``outputs``. ``output_keys`` serves both.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from satrec.errors import SatrecError
 
 LEDGER_FORMAT = "satrec.ledger"
-LEDGER_VERSION = 1
+LEDGER_VERSION = 2   # 2: outputs / scene / recipe for chipped scenes
 CONVERTED = "converted"
 REJECTED = "rejected"
 
@@ -36,6 +41,19 @@ class LedgerEntry:
     reason: str | None = None         # a stable code (rejected only), as in rejects.jsonl
     detail: str | None = None
     satrec_version: str = ""
+    # Scenes (version 2): one dict per chip written, {"key", "width", "height", "window", "bounds",
+    # "lonlat_bounds", "empty_fraction"}; the scene's facts and chip counts; the recipe used.
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    scene: dict[str, Any] | None = None
+    recipe: dict[str, Any] | None = None
+
+    @property
+    def output_keys(self) -> list[str]:
+        """Every normalised object this entry accounts for (one image, or a scene's chips)."""
+        keys = [str(o["key"]) for o in self.outputs]
+        if self.output_key and self.output_key not in keys:
+            keys.insert(0, self.output_key)
+        return keys
 
     def is_current_for(self, *, version_id: str | None, etag: str | None, settings_digest: str) -> bool:
         """True when this entry already accounts for that object version under those settings."""
