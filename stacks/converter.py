@@ -19,6 +19,7 @@ from constructs import Construct
 
 from satrec import layout
 from satrec.cloud.dispatch import BATCH_PARAMETER, CONVERT_JOB_ARGS
+from satrec.cloud.scenes import SCRATCH_ENV
 from satrec.cloud.settings import ENV_DEFAULTS
 from stacks.config import SatrecConfig
 from stacks.nag import acknowledge, object_arn_finding
@@ -28,6 +29,7 @@ DOCKERFILE = "containers/converter/Dockerfile"
 DOCKERIGNORE = REPO_ROOT / "containers" / "converter" / "Dockerfile.dockerignore"
 # What Batch runs (the image's ENTRYPOINT is `satrec`); Ref::batch is the submitted batch URI.
 CONVERT_COMMAND = [*CONVERT_JOB_ARGS, f"Ref::{BATCH_PARAMETER}"]
+SCRATCH_PATH = "/scratch"   # created in containers/converter/Dockerfile, owned by the image's user
 # Retry only what is not the job's fault; everything else fails at once (Batch would otherwise
 # retry every failure that no rule matches). Patterns may end in one '*'; Batch allows five rules in all.
 RETRY_ON_STATUS_REASONS = (
@@ -85,6 +87,12 @@ class Converter(Construct):
             resources=[data.arn_for_objects(f"{layout.NORMALISED_PREFIX}*"),
                        data.arn_for_objects(f"{layout.LEDGER_PREFIX}*")]))
         self.job_role.add_to_policy(iam.PolicyStatement(
+            # A re-converted scene with a new chip grid (or an input now rejected) removes the
+            # normalised objects its ledger entry no longer lists; the bucket is versioned, so this
+            # only adds delete markers.
+            sid="RemoveStaleNormalised", actions=["s3:DeleteObject"],
+            resources=[data.arn_for_objects(f"{layout.NORMALISED_PREFIX}*")]))
+        self.job_role.add_to_policy(iam.PolicyStatement(
             sid="UseBucketKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]))
 
         self.job_definition = batch.EcsJobDefinition(
@@ -95,7 +103,10 @@ class Converter(Construct):
                 ephemeral_storage_size=cdk.Size.gibibytes(config.job_ephemeral_gib),
                 command=CONVERT_COMMAND,
                 environment={ENV_DEFAULTS: json.dumps(dict(config.dataset_defaults), sort_keys=True),
-                             "AWS_DEFAULT_REGION": cdk.Aws.REGION},
+                             "AWS_DEFAULT_REGION": cdk.Aws.REGION, SCRATCH_ENV: SCRATCH_PATH},
+                # The root filesystem is read-only: scenes are downloaded to a bind mount on the
+                # task's ephemeral storage (the image creates /scratch owned by its user).
+                volumes=[batch.EcsVolume.host(name="scratch", container_path=SCRATCH_PATH)],
                 job_role=self.job_role, assign_public_ip=False, readonly_root_filesystem=True,
                 fargate_cpu_architecture=ecs.CpuArchitecture.X86_64,
                 fargate_operating_system_family=ecs.OperatingSystemFamily.LINUX,

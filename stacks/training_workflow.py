@@ -34,9 +34,11 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from satrec import layout
+from satrec.cloud.scenes import SCRATCH_ENV
 from satrec.pipeline.image_uris import REGISTRY_ACCOUNTS, REPOSITORY, TAG
 from satrec.pipeline.training_job import DEFAULT_GPU_FAMILIES, TrainingJobSpec, training_job_parameters
 from satrec.pipeline.training_job import Path as StatePath
+from stacks.converter import SCRATCH_PATH
 from stacks.lambda_bundle import copied_code
 from stacks.nag import acknowledge, object_arn_finding
 
@@ -239,6 +241,10 @@ class TrainingWorkflow(Construct):
             sid="ReadWritePipelineData", actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
             resources=[data.arn_for_objects(f"{p}*") for p in (layout.NORMALISED_PREFIX, layout.LEDGER_PREFIX,
                                                                    layout.PLANS_PREFIX, layout.DATASETS_PREFIX)]))
+        # Reconcile runs the upload converter, which removes normalised objects a re-converted
+        # scene no longer lists (delete markers: the bucket is versioned).
+        role.add_to_policy(iam.PolicyStatement(sid="RemoveStaleNormalised", actions=["s3:DeleteObject"],
+                                               resources=[data.arn_for_objects(f"{layout.NORMALISED_PREFIX}*")]))
         role.add_to_policy(iam.PolicyStatement(sid="UseBucketKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],
                                                resources=[key.key_arn]))
         return batch.EcsJobDefinition(
@@ -247,7 +253,9 @@ class TrainingWorkflow(Construct):
                 self, "PipelineContainer", image=image, cpu=self.settings.job_vcpus,
                 memory=cdk.Size.mebibytes(self.settings.job_memory_mib), command=["job", "--help"],
                 environment={ENV_DEFAULTS: json.dumps(self.settings.dataset_defaults, sort_keys=True),
-                             "AWS_DEFAULT_REGION": cdk.Aws.REGION},
+                             "AWS_DEFAULT_REGION": cdk.Aws.REGION, SCRATCH_ENV: SCRATCH_PATH},
+                # Reconcile may chip scenes: they go to ephemeral storage (the root fs is read-only).
+                volumes=[batch.EcsVolume.host(name="scratch", container_path=SCRATCH_PATH)],
                 job_role=role, assign_public_ip=False, readonly_root_filesystem=True,
                 ephemeral_storage_size=cdk.Size.gibibytes(50),
                 fargate_cpu_architecture=ecs.CpuArchitecture.X86_64,

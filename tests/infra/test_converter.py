@@ -7,9 +7,10 @@ import json
 import pytest
 
 from satrec.cli import build_parser
+from satrec.cloud.scenes import SCRATCH_ENV
 from satrec.cloud.settings import ENV_DEFAULTS
 from satrec.jobs import convert_uploads
-from stacks.converter import CONVERT_COMMAND, dockerignore_patterns
+from stacks.converter import CONVERT_COMMAND, SCRATCH_PATH, dockerignore_patterns
 from tests.infra.conftest import Synthesized
 
 pytestmark = [pytest.mark.cdk, pytest.mark.xdist_group("cdk-app")]
@@ -84,7 +85,21 @@ def test_job_role_reads_uploads_and_writes_only_normalised_images_and_ledger(syn
     assert len(writes) == 1
     assert "/normalised/*" in json.dumps(writes[0]["Resource"]) and "/ledger/*" in json.dumps(writes[0]["Resource"])
     assert "/incoming/*" in text and "/batches/*" in text
-    assert "s3:DeleteObject" not in text and '"*"' not in text
+    # Deletes only stale normalised images (a scene re-chipped on a new grid), never ledger or uploads.
+    deletes = [s for s in statements if "s3:DeleteObject" in json.dumps(s["Action"])]
+    assert [s["Action"] for s in deletes] == ["s3:DeleteObject"]
+    assert "/normalised/*" in json.dumps(deletes[0]["Resource"]) and "/ledger/" not in json.dumps(deletes[0])
+    assert '"*"' not in text
+
+
+def test_scenes_are_downloaded_to_a_scratch_mount_on_ephemeral_storage(synthesized: Synthesized) -> None:
+    container = job_definition(synthesized)["ContainerProperties"]
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    [mount] = container["MountPoints"]
+    [volume] = container["Volumes"]
+    assert mount["ContainerPath"] == env[SCRATCH_ENV] == SCRATCH_PATH
+    assert volume["Name"] == mount["SourceVolume"] and not volume.get("Host", {}).get("SourcePath")
+    assert container["ReadonlyRootFilesystem"] is True
 
 
 def test_image_asset_uses_the_converter_dockerfile_with_its_ignore_file(synthesized: Synthesized) -> None:
