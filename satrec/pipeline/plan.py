@@ -163,7 +163,9 @@ def make_plan(images: Sequence[PlannedImage], *, dataset: str, run_id: str, buck
     ordered = sorted(images, key=lambda im: im.key)
     relkeys = [im.key[len(layout.normalised_prefix(dataset)):] for im in ordered]
     ratios = Ratios(train=1.0 - validation_fraction, validation=validation_fraction, test=0.0)
-    names = split_all(relkeys, seed, ratios, strata=[im.cls for im in ordered])
+    # A scene's chips share one split key (their scene folder): neighbours never straddle splits.
+    names = split_all([layout.normalised_split_key(k) for k in relkeys], seed, ratios,
+                      strata=[im.cls for im in ordered])
     target = shard_size_mb * MIB
     shards: list[PlanShard] = []
     per_split: dict[str, dict[str, int]] = {}
