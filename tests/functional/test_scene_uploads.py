@@ -215,3 +215,33 @@ def test_the_container_entry_point_chips_a_scene_as_batch_runs_it(moto_server: s
     assert list(scratch.iterdir()) == []                 # the downloaded scene and staged chips are gone
     before = data_versions(s3)
     assert run()["skipped"] == 2 and data_versions(s3) == before
+
+
+def test_the_upload_trigger_dispatches_tif_and_tiff_scenes_but_not_their_side_files(
+        aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("aws_lambda_powertools")
+    from lambdas.upload_trigger.handler import handler
+    from satrec.cloud.batches import BatchDoc
+    from tests.functional.conftest import FakeLambdaContext, load_event, make_batch_queue
+
+    template = load_event("sqs_batch_of_upload_events.json")["Records"][0]
+    keys = ["incoming/geo/Crop/tile+1.tif", "incoming/geo/Crop/T33UUP.TIFF", "incoming/geo/Crop/tile+1.tif.aux.xml",
+            "incoming/geo/Crop/tile+1.tfw", "incoming/geo/Crop/tile+2.tiff"]
+    records = []
+    for i, key in enumerate(keys):
+        body = json.loads(template["body"])
+        body["detail"]["object"].update(key=key, **{"version-id": f"v{i}"})
+        records.append({**template, "messageId": f"m{i}", "body": json.dumps(body)})
+    with moto.mock_aws(config={"batch": {"use_docker": False}}):
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=DATA)
+        queue = make_batch_queue(boto3.client("batch", region_name=REGION), boto3.client("iam", region_name=REGION),
+                                 boto3.client("ec2", region_name=REGION))
+        for name, value in (("DATA_BUCKET", DATA), ("JOB_QUEUE", queue.queue_arn),
+                            ("JOB_DEFINITION", queue.job_definition_arn)):
+            monkeypatch.setenv(name, value)
+        assert handler({"Records": records}, FakeLambdaContext()) == {"batchItemFailures": []}
+        [listed] = s3.list_objects_v2(Bucket=DATA, Prefix=layout.BATCHES_PREFIX)["Contents"]
+        doc = BatchDoc.from_json(s3.get_object(Bucket=DATA, Key=listed["Key"])["Body"].read())
+    assert [u.key for u in doc.items] == ["incoming/geo/Crop/tile 1.tif", "incoming/geo/Crop/T33UUP.TIFF",
+                                          "incoming/geo/Crop/tile 2.tiff"]
