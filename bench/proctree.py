@@ -31,6 +31,7 @@ class TreeRun:
     peak_process_cmd: str = ""
     peak_tree_rss: int = 0  # bytes: max over ticks of the summed VmRSS
     peak_tree_pss: int = 0  # bytes: max over ticks of the summed Pss
+    sum_process_peaks: int = 0  # bytes: sum of every process's VmHWM, an exact upper bound of the tree's RSS
     max_processes: int = 0
     samples: int = 0
     stderr_tail: str = ""
@@ -159,6 +160,8 @@ def run_tree(argv: list[str], *, cwd: str | os.PathLike[str] | None = None, env:
         result.wall_s = time.perf_counter() - start
         sampler.stop.set()
         sampler.join()
+    # Unlike the sampled sum, this cannot miss a short-lived peak between two ticks.
+    result.sum_process_peaks = sum(sampler.hwm.values()) * 1024
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     result.cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result.stdout_tail = out_path.read_text(errors="replace")[-2000:]

@@ -67,6 +67,7 @@ class Measured:
     peak_process_cmd: str = ""
     peak_tree_rss: int = 0
     peak_tree_pss: int = 0
+    sum_process_peaks: int = 0
     max_processes: int = 0
     records: int = -1
     returncodes: list[int] = field(default_factory=list)
@@ -116,6 +117,7 @@ def run_once(tool: Tool, src: Path, work: Path, *, pass_through: bool, into: Mea
             into.peak_process_rss, into.peak_process_cmd = res.peak_process_rss, res.peak_process_cmd
         into.peak_tree_rss = max(into.peak_tree_rss, res.peak_tree_rss)
         into.peak_tree_pss = max(into.peak_tree_pss, res.peak_tree_pss)
+        into.sum_process_peaks = max(into.sum_process_peaks, res.sum_process_peaks)  # steps run one after another
         into.max_processes = max(into.max_processes, res.max_processes)
         if res.returncode not in (0, 2):  # satrec: 2 = finished with rejects, still a complete run
             into.error = f"exit {res.returncode}: {(res.stderr_tail or res.stdout_tail).strip()[-300:]}"
@@ -227,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                 growth.append({"tool": big.tool, "small_images": little.images, "large_images": big.images,
                                "small_tree_rss": little.peak_tree_rss, "large_tree_rss": big.peak_tree_rss,
                                "small_tree_pss": little.peak_tree_pss, "large_tree_pss": big.peak_tree_pss,
+                               "small_sum_peaks": little.sum_process_peaks,
+                               "large_sum_peaks": big.sum_process_peaks,
                                "small_process_rss": little.peak_process_rss,
                                "large_process_rss": big.peak_process_rss})
     finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
