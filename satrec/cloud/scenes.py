@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from satrec import layout
-from satrec.errors import ImageRejected, SourceError
+from satrec.errors import ConfigError, ImageRejected, SourceError
 from satrec.geo.options import ChipOptions
 from satrec.imaging import ImageSettings, NormalisedImage
 
@@ -38,7 +38,13 @@ Normaliser = Callable[..., NormalisedImage]
 
 def scratch_dir() -> str:
     """``$SATREC_SCRATCH_DIR`` (the job definition mounts ephemeral storage there), else the temp dir."""
-    return os.environ.get(SCRATCH_ENV) or tempfile.gettempdir()
+    configured = os.environ.get(SCRATCH_ENV)
+    if not configured:
+        return tempfile.gettempdir()
+    if not Path(configured).is_dir():
+        raise ConfigError(f"{SCRATCH_ENV}={configured} is not a directory: the job definition must mount the "
+                          "task's ephemeral storage there (stacks/converter.py does), or unset it to use the temp dir")
+    return configured
 
 
 def space_problem(size: int, directory: str) -> str | None:

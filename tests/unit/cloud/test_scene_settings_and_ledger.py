@@ -114,3 +114,13 @@ def test_version_1_single_output_entries_still_read() -> None:
     assert entry.outputs == [] and entry.scene is None and entry.recipe is None
     assert entry.output_keys == ["normalised/d/c/a-0123456789abcdef.jpg"]
     assert entry.is_current_for(version_id="v", etag="e", settings_digest="s")
+
+
+def test_a_missing_scratch_mount_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from satrec.cloud.scenes import SCRATCH_ENV, scratch_dir
+
+    monkeypatch.setenv(SCRATCH_ENV, str(tmp_path / "absent"))
+    with pytest.raises(ConfigError, match=SCRATCH_ENV):
+        scratch_dir()
+    monkeypatch.setenv(SCRATCH_ENV, str(tmp_path))
+    assert scratch_dir() == str(tmp_path)
