@@ -51,12 +51,12 @@ _synth:
 	cdk synth --quiet
 
 # The cloud path (upload trigger -> conversion -> Step Functions pipeline) against an embedded moto
-# server, with local MXNet training standing in for SageMaker (tools/demo_cloud.py).
+# server, with local MXNet training standing in for SageMaker (tests/cloudsim/demo_cloud.py).
 demo-cloud: install
 	@$(MAKE) --no-print-directory _demo-cloud
 
 _demo-cloud:
-	$(PY) -m tools.demo_cloud --out demo-cloud-out
+	$(PY) -m tests.cloudsim.demo_cloud --out demo-cloud-out
 
 bench: install
 	$(PY) -m bench.run_all

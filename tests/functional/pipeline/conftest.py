@@ -20,9 +20,9 @@ from moto import mock_aws
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
-from tools.cloud_sim import MOTO_CONFIG, Cloud, build_pipeline  # noqa: E402
-from tools.moto_sfn import InProcess, patched_moto  # noqa: E402
-from tools.pipeline_stack import cdk_paths, synthesized  # noqa: E402
+from tests.cloudsim.cloud_sim import MOTO_CONFIG, Cloud, build_pipeline  # noqa: E402
+from tests.cloudsim.moto_sfn import InProcess, patched_moto  # noqa: E402
+from tests.cloudsim.pipeline_stack import cdk_paths, synthesized  # noqa: E402
 
 REGION = "us-east-1"
 

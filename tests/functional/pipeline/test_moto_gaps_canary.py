@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.cloudsim.moto_sfn import wait_for
 from tests.functional.conftest import make_batch_queue
-from tools.moto_sfn import wait_for
 
 REGION = "us-east-1"
 

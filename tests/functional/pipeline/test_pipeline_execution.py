@@ -22,8 +22,8 @@ from stacks.training_workflow import (
     VALIDATE_DATASET,
     VALIDATE_INPUT,
 )
+from tests.cloudsim.moto_sfn import entered_states
 from tests.functional.pipeline.conftest import Cloud, upload_dataset
-from tools.moto_sfn import entered_states
 
 DATASET = "eurosat"
 

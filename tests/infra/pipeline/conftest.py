@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aws_cdk import assertions
 
-from tools.pipeline_stack import readable_placeholder, resolve_definition, synthesized
+from tests.cloudsim.pipeline_stack import readable_placeholder, resolve_definition, synthesized
 
 
 @pytest.fixture(scope="session")

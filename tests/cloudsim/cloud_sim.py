@@ -4,7 +4,7 @@
 its state machine refers to in the active moto backend (buckets, key, topic with an SQS
 subscriber, Batch queue and the pipeline's job definition with the environment CDK gives it, one
 Lambda function per handler), resolves the definition's tokens to those resources by construct
-path, and wires the real handlers and the ``satrec`` CLI in-process (tools/moto_sfn.py).
+path, and wires the real handlers and the ``satrec`` CLI in-process (tests/cloudsim/moto_sfn.py).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from unittest import mock
 
 import boto3
 
-from tools.moto_sfn import InProcess, run_cli, wait_for
-from tools.pipeline_stack import resolve_definition
+from tests.cloudsim.moto_sfn import InProcess, run_cli, wait_for
+from tests.cloudsim.pipeline_stack import resolve_definition
 
 REGION = "us-east-1"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HANDLERS = REPO / "lambdas" / "pipeline"
 FUNCTION_HANDLERS = {"ValidateInput": "validate_input", "Plan": "plan_run", "ValidateDataset": "validate_dataset",
                      "Preflight": "preflight_training", "Report": "write_report",

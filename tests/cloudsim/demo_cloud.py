@@ -7,7 +7,7 @@ interpreter): reconcile -> plan -> pack (Batch array job) -> assemble -> validat
 training -> report. SageMaker is played by local MXNet training (``satrec.train_local``) on the
 channels the pipeline wrote, with the hyperparameters the state machine sent. Prints the report.
 
-What moto cannot run is patched in one module (tools/moto_sfn.py); see the README section
+What moto cannot run is patched in one module (tests/cloudsim/moto_sfn.py); see the README section
 "The training pipeline (Step Functions)".
 """
 
@@ -52,7 +52,7 @@ def _start_moto() -> Any:
     os.environ.update({"AWS_ENDPOINT_URL": endpoint, "MOTO_PORT": str(port), "AWS_ACCESS_KEY_ID": "demo",
                        "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": REGION})
     os.environ.pop("AWS_PROFILE", None)
-    from tools.cloud_sim import MOTO_CONFIG
+    from tests.cloudsim.cloud_sim import MOTO_CONFIG
 
     requests.post(f"{endpoint}/moto-api/config", json=MOTO_CONFIG, timeout=10).raise_for_status()
     return server
@@ -62,7 +62,7 @@ def _wire_upload_trigger(cloud: Any, in_process: Any, data_settings: dict[str, A
     """Landing bucket -> EventBridge -> SQS -> the upload-trigger handler -> convert-uploads Batch jobs."""
     import boto3
 
-    from tools.cloud_sim import REPO, _with_environment
+    from tests.cloudsim.cloud_sim import REPO, _with_environment
 
     events = boto3.client("events", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
@@ -89,7 +89,7 @@ def _wire_upload_trigger(cloud: Any, in_process: Any, data_settings: dict[str, A
     lam.create_function(FunctionName="satrec-UploadTrigger", Runtime="python3.12", Role=role,
                         Handler="handler.handler", Code={"ZipFile": b"stand-in"})
     lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="satrec-UploadTrigger", BatchSize=10)
-    from tools.cloud_sim import load_handler_dir
+    from tests.cloudsim.cloud_sim import load_handler_dir
 
     module = load_handler_dir(REPO / "lambdas" / "upload_trigger", "handler")
     in_process.handlers["satrec-UploadTrigger"] = _with_environment(module, {
@@ -149,7 +149,7 @@ def _wait_for_conversion(cloud: Any, expected: int, timeout: float = 600) -> int
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.demo_cloud", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.cloudsim.demo_cloud", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="demo-cloud-out", help="where the model, channels and report go")
     parser.add_argument("--per-class", type=int, default=150, help="sample images per class (default 150)")
     parser.add_argument("--classes", type=int, default=4, help="how many of the ten sample classes (default 4)")
@@ -171,9 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         import boto3
 
         from satrec import sample_data
-        from tools.cloud_sim import build_pipeline
-        from tools.moto_sfn import InProcess, patched_moto
-        from tools.pipeline_stack import DEMO_DATASET_DEFAULTS, cdk_paths, demo_synthesized
+        from tests.cloudsim.cloud_sim import build_pipeline
+        from tests.cloudsim.moto_sfn import InProcess, patched_moto
+        from tests.cloudsim.pipeline_stack import DEMO_DATASET_DEFAULTS, cdk_paths, demo_synthesized
 
         log("synthesizing the CDK definition of the training pipeline ...")
         stack, _, template = demo_synthesized()
