@@ -27,7 +27,7 @@ from typing import Any
 
 from satrec import __version__, layout
 from satrec.documents import DatasetDoc
-from satrec.errors import SourceError, UsageError
+from satrec.errors import SatrecError, SourceError, UsageError
 from satrec.hyperparams import Hyperparameters
 
 MODEL_PREFIX = "image-classification"   # the names SageMaker's model.tar.gz uses
@@ -231,6 +231,20 @@ def train(dataset: str | Path, out: str | Path, *, overrides: Mapping[str, Any] 
 
 def _fit(hp: Hyperparameters, doc: DatasetDoc, train_rec: Path, val_rec: Path, out: Path, *, seed: int,
          log: Callable[[str], None], env: dict[str, str]) -> TrainResult:
+    import mxnet as mx
+
+    try:
+        return _train_loop(hp, doc, train_rec, val_rec, out, seed=seed, log=log, env=env)
+    except mx.base.MXNetError as exc:
+        # MXNet's message is a C++ traceback; its last "Check failed"/error line says what went wrong.
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = next((line for line in reversed(lines) if "Check failed" in line or "Error" in line),
+                      lines[-1] if lines else "unknown error")
+        raise SatrecError(f"MXNet stopped training: {reason}") from None
+
+
+def _train_loop(hp: Hyperparameters, doc: DatasetDoc, train_rec: Path, val_rec: Path, out: Path, *, seed: int,
+                log: Callable[[str], None], env: dict[str, str]) -> TrainResult:
     import random
 
     import mxnet as mx

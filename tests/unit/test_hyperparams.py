@@ -56,7 +56,7 @@ def test_from_dataset_fills_required_values_from_the_dataset_and_validates():
     hp = Hyperparameters.from_dataset(doc).validate(doc)
     assert (hp.num_classes, hp.num_training_samples, hp.image_shape) == (10, 1600, (3, 64, 64))
     assert hp.num_layers == 18          # ImageNet-style network for images taller than 28 px
-    assert hp.mini_batch_size == 64 and hp.learning_rate == 0.05
+    assert hp.mini_batch_size == 32 and hp.learning_rate == 0.025
     assert hp.lr_scheduler_step == recommended_steps(hp.epochs)
 
 
@@ -72,8 +72,13 @@ def test_from_dataset_caps_image_shape_at_224_for_large_images():
 
 
 def test_from_dataset_caps_mini_batch_size_at_the_train_records():
-    doc = _doc(train=10, val=5, classes=2)
+    doc = _doc(train=10, val=20, classes=2)
     assert Hyperparameters.from_dataset(doc).validate(doc).mini_batch_size == 10
+
+
+def test_from_dataset_caps_mini_batch_size_at_the_validation_records():
+    doc = _doc(train=100, val=12, classes=2)
+    assert Hyperparameters.from_dataset(doc).validate(doc).mini_batch_size == 12
 
 
 def test_from_dataset_caps_top_k_at_the_number_of_classes():
@@ -124,7 +129,7 @@ def test_to_sagemaker_is_strings_in_the_algorithms_spelling():
     wire = Hyperparameters.from_dataset(doc, {"epochs": "8", "augmentation_type": "crop"}).to_sagemaker()
     assert wire == {
         "num_classes": "10", "num_training_samples": "1600", "image_shape": "3,64,64", "num_layers": "18",
-        "use_pretrained_model": "0", "mini_batch_size": "64", "epochs": "8", "learning_rate": "0.05",
+        "use_pretrained_model": "0", "mini_batch_size": "32", "epochs": "8", "learning_rate": "0.025",
         "optimizer": "sgd", "momentum": "0.9", "weight_decay": "0.0001", "beta_1": "0.9", "beta_2": "0.999",
         "eps": "1e-08", "gamma": "0.9", "lr_scheduler_step": "5,7", "lr_scheduler_factor": "0.1",
         "augmentation_type": "crop", "multi_label": "0", "use_weighted_loss": "0", "precision_dtype": "float32",
@@ -251,6 +256,7 @@ def test_pretrained_at_224_with_a_large_depth_is_accepted():
     (_doc(label_width=1), {"multi_label": 1}, "multi_label"),                  # one label per record
     (_doc(label_width=10), {"multi_label": 0}, "multi_label"),                 # ten labels per record
     (_doc(side=64), {"image_shape": "3,96,96"}, "image_shape"),                # images smaller than the input
+    (_doc(val=20), {"mini_batch_size": 32}, "mini_batch_size"),                # validation below one batch
 ])
 def test_each_dataset_rule_names_the_parameter_that_breaks_it(doc, changes, parameter):
     hp = Hyperparameters.from_dataset(_doc(), changes)
