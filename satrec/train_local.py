@@ -240,7 +240,7 @@ def _fit(hp: Hyperparameters, doc: DatasetDoc, train_rec: Path, val_rec: Path, o
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         reason = next((line for line in reversed(lines) if "Check failed" in line or "Error" in line),
                       lines[-1] if lines else "unknown error")
-        raise SatrecError(f"MXNet stopped training: {reason}") from None
+        raise SatrecError(f"MXNet stopped training: {reason} (`satrec verify` finds damaged records)") from None
 
 
 def _train_loop(hp: Hyperparameters, doc: DatasetDoc, train_rec: Path, val_rec: Path, out: Path, *, seed: int,

@@ -8,6 +8,7 @@ import pytest
 
 from satrec.cli import main
 from satrec.hyperparams import Hyperparameters
+from satrec.recordio import RecordWriter, pack_image_record
 from satrec.train_local import CURVE_PNG, HYPERPARAMETERS_JSON, METRICS_JSON, MODEL_PREFIX, train
 from tests.e2e.tiny_dataset import write_dataset
 
@@ -90,3 +91,17 @@ def test_model_output_inside_the_dataset_is_refused(sharded, capsys):
     root, _ = sharded
     assert main(["train-local", str(root), "--out", str(root / "train" / "model")]) == 1
     assert "inside the dataset" in capsys.readouterr().err
+
+
+def test_undecodable_records_stop_training_with_one_line_not_a_traceback(tmp_path, capsys):
+    root = tmp_path / "bad"
+    doc = write_dataset(root, train_per_class=2, val_per_class=1, size=32)
+    with open(root / doc.splits["train"].shards[0].rec, "wb") as rec:
+        writer = RecordWriter(rec)
+        for i in range(6):
+            writer.write(pack_image_record([float(i % 3)], b"not a jpeg" * 4, id=i))
+    code = main(["train-local", str(root), "--out", str(tmp_path / "m"), "--hp", "epochs=1",
+                 "--hp", "mini_batch_size=3", "--threads", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert "MXNet stopped training" in err and "satrec verify" in err
