@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import threading
 import time
@@ -33,8 +32,7 @@ from typing import Any, BinaryIO
 from satrec import __version__, layout
 from satrec.documents import DatasetDoc, ImageStats, Reject, ShardInfo, SplitInfo
 from satrec.errors import ImageRejected, RecordTooLargeError, SatrecError, SourceError, UsageError
-from satrec.geo.cli_options import options_to_dict as scene_settings
-from satrec.geo.scenes_source import expand_source
+from satrec.geo import is_scene_path
 from satrec.imaging import ImageSettings
 from satrec.plan import ShardPolicy, SplitPlan, make_plan
 from satrec.recordio import HEADER, frame, pack_header
@@ -130,6 +128,11 @@ def _init_worker(settings: ImageSettings) -> None:
     import signal
 
     _use_settings(settings)
+    if settings.pass_through:
+        try:   # the decoder of the pass-through proof, imported before the first batch arrives
+            import simplejpeg  # noqa: F401
+        except ImportError:
+            pass
     # Ctrl-C goes to the main process, which stops the pool; workers must not print tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Die with the main process even when it is SIGKILLed (Linux), instead of lingering.
@@ -141,12 +144,18 @@ def _init_worker(settings: ImageSettings) -> None:
         pass
 
 
-def _preload_for_workers() -> None:
+def _preload_for_workers(settings: ImageSettings) -> None:
     """Import what every worker needs once, before forking: workers then share those pages and
     start at full speed instead of each importing Pillow, its JPEG/PNG plugins and EXIF tables on
-    their first image (the other ~40 plugins load only if an input needs them)."""
+    their first image (the other ~40 plugins load only if an input needs them).
+
+    Not for pass-through: its workers prove plain JPEGs with simplejpeg and rarely need Pillow, and
+    they are started before the scan, so that they import what they need while this process scans.
+    """
     import ctypes  # noqa: F401  (used by _init_worker)
 
+    if settings.pass_through:
+        return
     try:
         from PIL import ExifTags, Image  # noqa: F401
     except ImportError:
@@ -160,41 +169,55 @@ def process_batch(batch: list[Task]) -> list[Result]:
     return [process_one(task) for task in batch]
 
 
-BATCH_BYTES = 4 << 20   # a batch also ends once its inputs reach this size (big pass-through files)
+BATCH_BYTES = 4 << 20   # a batch's records (or pre-read inputs) stay around this size (big pass-through files)
+FIRST_BATCH = 4         # images per batch until the first records tell how big they are
 
 
-def _input_size(task: Task) -> int:
-    location, loader, data, _ = task
-    if isinstance(data, bytes):
-        return len(data)
-    if data is None and loader is None:
-        try:
-            return os.stat(location).st_size   # noqa: PTH116  (str path, per input: keep it cheap)
-        except OSError:
-            return 0
-    return 0
+class _RecordSizes:
+    """Running total of the record bytes coming back, which the feeder thread reads to size batches.
+
+    Batches used to be cut by a stat() of every input: in the feeder thread that released the GIL per
+    file and, with the main thread hashing and writing, cost ~20 us per 64 px chip in lock hand-overs
+    (measured), as much as packing it. Records are what a batch holds in flight anyway.
+    """
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.records = 0
+
+    def per_batch(self, limit: int) -> int:
+        if not self.records:
+            return min(limit, FIRST_BATCH)
+        return max(1, min(limit, BATCH_BYTES * self.records // max(1, self.bytes)))
 
 
-def _batched(tasks: Iterator[Task], size: int, gate: threading.Semaphore) -> Iterator[list[Task]]:
-    """Lists of at most ``size`` tasks and about ``BATCH_BYTES`` of input; at most the gate's count of
-    them in flight, so memory stays bounded whatever the number or size of the images."""
+def _batched(tasks: Iterator[Task], size: int, gate: threading.Semaphore,
+             sizes: _RecordSizes) -> Iterator[list[Task]]:
+    """Lists of at most ``size`` tasks and about ``BATCH_BYTES`` of records (by the mean so far) or of
+    pre-read input; at most the gate's count of them in flight, so memory stays bounded whatever the
+    number or size of the images."""
     while True:
         gate.acquire()
         batch: list[Task] = []
-        total = 0
+        limit = sizes.per_batch(size)
+        held = 0
         for task in tasks:
             batch.append(task)
-            total += _input_size(task)
-            if len(batch) >= size or total >= BATCH_BYTES:
+            data = task[2]
+            if isinstance(data, bytes):
+                held += len(data)
+            if len(batch) >= limit or held >= BATCH_BYTES:
                 break
         if not batch:
             return
         yield batch
 
 
-def _released(batches: Iterator[list[Result]], gate: threading.Semaphore) -> Iterator[Result]:
+def _released(batches: Iterator[list[Result]], gate: threading.Semaphore, sizes: _RecordSizes) -> Iterator[Result]:
     """Results one by one; a batch's place in the gate is given back once all of it is consumed."""
     for batch in batches:
+        sizes.bytes += sum(len(record) for record, _w, _h in batch if record is not None)
+        sizes.records += len(batch)
         yield from batch
         gate.release()
 
@@ -241,6 +264,27 @@ class _Shard:
     sha: Any = field(default_factory=hashlib.sha256)
     offset: int = 0
     records: int = 0
+    # Records not yet hashed and written: hashlib releases the GIL for every buffer over 2 KiB, and each
+    # hand-over to the pool's feeder thread cost ~15 us per small record (measured); one per 64 KiB is cheap.
+    pending: list[bytes] = field(default_factory=list)
+    pending_bytes: int = 0
+
+    def write_record(self, record: bytes) -> None:
+        self.pending.append(record)
+        self.pending_bytes += len(record)
+        if self.pending_bytes >= REC_FLUSH_BYTES:
+            self.flush_records()
+
+    def flush_records(self) -> None:
+        if self.pending:
+            data = b"".join(self.pending)
+            self.sha.update(data)
+            self.rec.write(data)
+            self.pending = []
+            self.pending_bytes = 0
+
+
+REC_FLUSH_BYTES = 64 << 10   # small enough that memory stays flat; a GIL release per ~30 chips
 
 
 class SplitWriter:
@@ -259,6 +303,7 @@ class SplitWriter:
         self.per_class: Counter[str] = Counter()
         self.current: _Shard | None = None
         self.next_index = 0
+        self._label_text: dict[tuple[float, ...], str] = {}
 
     def _open(self) -> _Shard:
         index = self.next_index
@@ -270,8 +315,8 @@ class SplitWriter:
             rels["chips"] = layout.chips_path(self.name, split, index)
         staged = {kind: self.storage.staging_path(rel) for kind, rel in rels.items()}
         # Closed in _close()/abort(): a shard stays open across many add() calls.
-        # Big buffers: records are a few KB, and every flush is a system call.
-        handles = {kind: open(path, "wb", buffering=1 << 20 if kind == "rec" else 1 << 16)  # noqa: SIM115
+        # The .rec gets 64 KiB writes from _Shard.flush_records.
+        handles = {kind: open(path, "wb", buffering=1 << 16)  # noqa: SIM115
                    for kind, path in staged.items()}
         return _Shard(index, rels["rec"], rels["idx"], rels["lst"], rels.get("chips"), staged,
                       handles["rec"], handles["idx"], handles["lst"], handles.get("chips"))
@@ -281,6 +326,7 @@ class SplitWriter:
         if shard is None:
             return
         self.current = None
+        shard.flush_records()
         for handle in (shard.rec, shard.idx, shard.lst, shard.chips):
             if handle is not None:
                 handle.close()
@@ -318,11 +364,13 @@ class SplitWriter:
             self.current = self._open()
         shard = self.current
         key = item.record_key
-        shard.rec.write(record)
-        shard.sha.update(record)
-        shard.idx.write(f"{key}\t{shard.offset}\n".encode())
-        shard.lst.write((f"{key}\t" + "".join(f"{x:f}\t" for x in labels) + item.relpath + "\n")
-                        .encode("utf-8", "surrogateescape"))
+        shard.write_record(record)
+        shard.idx.write(b"%d\t%d\n" % (key, shard.offset))
+        # A dataset has few distinct label tuples: format each once (this runs per record).
+        label_text = self._label_text.get(labels)
+        if label_text is None:
+            label_text = self._label_text[labels] = "".join(f"{x:f}\t" for x in labels)
+        shard.lst.write(f"{key}\t{label_text}{item.relpath}\n".encode("utf-8", "surrogateescape"))
         if shard.chips is not None:
             line = {"key": key, "path": item.relpath, **(item.provenance or {})}
             shard.chips.write((json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n").encode())
@@ -412,8 +460,14 @@ def _settings_dict(options: ConvertOptions, source: Source, ratios: Ratios, poli
         "sharding": policy.to_dict(),
         "pack_label": options.pack_label,
         "image": options.image.to_dict(),
-        **({"scenes": scene_settings(options.scenes)} if options.scenes is not None else {}),
+        **({"scenes": _scene_settings(options.scenes)} if options.scenes is not None else {}),
     }
+
+
+def _scene_settings(scenes: Any) -> dict[str, Any]:
+    from satrec.geo.cli_options import options_to_dict
+
+    return options_to_dict(scenes)
 
 
 S3_FETCH_THREADS = 16    # S3 GETs are latency-bound (~10-50 ms each): overlap them
@@ -487,11 +541,43 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
     """
     started = time.perf_counter()
     settings = options.image.validate()
+    workers = _workers(options.num_workers)
+    pool = None
+    if settings.pass_through and workers > 1 and source is None and not options.src.startswith("s3://"):
+        # Pass-through workers spend ~0.06 s importing the decoder (simplejpeg pulls in numpy), as long
+        # as a 5,000-chip folder takes to scan and plan: start them first, so both happen at once.
+        pool = _start_pool(workers, settings)
+    try:
+        return _convert(options, settings, workers, pool, started, s3_client=s3_client, progress=progress,
+                        on_plan=on_plan, source=source)
+    except BaseException:
+        if pool is not None:
+            pool.terminate()
+        raise
+
+
+def _start_pool(workers: int, settings: ImageSettings) -> Any:
+    import multiprocessing
+
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    if fork:
+        _preload_for_workers(settings)
+    ctx = multiprocessing.get_context("fork" if fork else "spawn")
+    return ctx.Pool(workers, initializer=_init_worker, initargs=(settings,))
+
+
+def _convert(options: ConvertOptions, settings: ImageSettings, workers: int, pool: Any, started: float, *,
+             s3_client: Any, progress: Callable[[int], None] | None, on_plan: Callable[[int], None] | None,
+             source: Source | None) -> ConvertResult:
     policy = ShardPolicy.from_options(options.shards, options.shard_size_mb)
     name = layout.check_name(options.name or _default_name(options.src))
     if source is None:
         source = open_source(options.src, exts=options.exts, root=options.root, s3_client=s3_client)
-        source = expand_source(source, options.scenes)   # GeoTIFF scenes -> chips (satrec/geo)
+        if options.scenes is not None or any(is_scene_path(it.relpath) for it in source.items):
+            # GeoTIFF scenes -> chips (satrec/geo); imported only when there may be scenes.
+            from satrec.geo.scenes_source import expand_source
+
+            source = expand_source(source, options.scenes)
     if not source.items and not source.rejects:
         skipped_text = ", ".join(f"{n} {why}" for why, n in sorted(source.skipped.items())) or "none"
         raise SourceError(f"found no input images in {options.src!r} (extensions {' '.join(options.exts)}; "
@@ -521,30 +607,28 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
     label_width = max((len(_packed_labels(it, source, options.pack_label)) for p in plans for it in p.items),
                       default=source.label_width)
 
-    workers = _workers(options.num_workers)
     # A worker gets and returns a batch of images per message (at most `chunk` images and about
-    # BATCH_BYTES of input); at most 3 batches per worker are in flight, so memory is bounded by a few
+    # BATCH_BYTES of records); at most 3 batches per worker are in flight, so memory is bounded by a few
     # batches whatever the dataset size. Small pass-through chips need big batches to amortise the
-    # IPC; decoded images need few (a batch is a unit of work balancing between the workers).
-    chunk = 64 if settings.pass_through else 4
-    gate = threading.Semaphore(workers * 3) if workers > 1 else None
+    # IPC (5,000 x 64 px: 256 per batch 0.31 s, 64 per batch 0.33 s); decoded images need few (a batch
+    # is a unit of work balancing between the workers).
+    chunk = 256 if settings.pass_through else 4
+    gate: threading.Semaphore | None = None
     task_iter = _tasks((it for p in plans for it in p.items), source, options.pack_label, s3_reader, None)
-    pool = None
     writer: SplitWriter | None = None
     try:
         with open(rejects_staged, "wb") as rejects_out:
             for reject in source.rejects:
                 _write_reject(rejects_out, reject)
                 reasons[reject.reason] += 1
-            if workers > 1 and planned > 1:
-                fork = "fork" in multiprocessing.get_all_start_methods()
-                if fork:
-                    _preload_for_workers()
-                ctx = multiprocessing.get_context("fork" if fork else "spawn")
-                pool = ctx.Pool(workers, initializer=_init_worker, initargs=(settings,))
-                assert gate is not None
+            if pool is None and workers > 1 and planned > 1:
+                pool = _start_pool(workers, settings)
+            if pool is not None and planned > 1:
+                gate = threading.Semaphore(workers * 3)
+                record_sizes = _RecordSizes()
                 results: Iterator[Result] = _released(
-                    pool.imap(process_batch, _batched(task_iter, chunk, gate), chunksize=1), gate)
+                    pool.imap(process_batch, _batched(task_iter, chunk, gate, record_sizes), chunksize=1),
+                    gate, record_sizes)
             else:
                 _use_settings(settings)
                 results = map(process_one, task_iter)
