@@ -1,7 +1,8 @@
-"""The deployment as a wiring diagram: storage, network, converter, upload trigger, monitoring.
+"""The deployment as a wiring diagram: storage, network, converter, upload trigger, monitoring and
+the training workflow.
 
-Each attribute is a construct exposing what it created, so further constructs (the training
-pipeline) take them as arguments: ``Pipeline(stack, "Pipeline", buckets=stack.storage, ...)``.
+Each attribute is a construct exposing what it created; later constructs take those as typed
+keyword arguments (``TrainingWorkflow(..., data=self.storage.data, job_queue=self.converter.job_queue)``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from stacks.upload_trigger import UploadTrigger
 
 class SatrecStack(cdk.Stack):
     def __init__(self, scope: Construct, id_: str, *, config: SatrecConfig, **kwargs: Any) -> None:
-        super().__init__(scope, id_, description=f"satrec ({config.environment}): uploads to normalised images",
-                         **kwargs)
+        description = f"satrec ({config.environment}): uploads -> RecordIO datasets -> SageMaker training"
+        super().__init__(scope, id_, description=description, **kwargs)
         self.config = config
         self.log_retention = getattr(logs.RetentionDays, _retention_name(config.log_retention_days))
         self.storage = Storage(self, "Storage", config=config)
