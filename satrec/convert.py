@@ -128,11 +128,7 @@ def _init_worker(settings: ImageSettings) -> None:
     import signal
 
     _use_settings(settings)
-    if settings.pass_through:
-        try:   # the decoder of the pass-through proof, imported before the first batch arrives
-            import simplejpeg  # noqa: F401
-        except ImportError:
-            pass
+    _import_decoders(settings)
     # Ctrl-C goes to the main process, which stops the pool; workers must not print tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Die with the main process even when it is SIGKILLed (Linux), instead of lingering.
@@ -144,17 +140,16 @@ def _init_worker(settings: ImageSettings) -> None:
         pass
 
 
-def _preload_for_workers(settings: ImageSettings) -> None:
-    """Import what every worker needs once, before forking: workers then share those pages and
-    start at full speed instead of each importing Pillow, its JPEG/PNG plugins and EXIF tables on
-    their first image (the other ~40 plugins load only if an input needs them).
-
-    Not for pass-through: its workers prove plain JPEGs with simplejpeg and rarely need Pillow, and
-    they are started before the scan, so that they import what they need while this process scans.
-    """
-    import ctypes  # noqa: F401  (used by _init_worker)
-
+def _import_decoders(settings: ImageSettings) -> None:
+    """In a new worker, import what its images need before the first batch arrives: simplejpeg (and
+    numpy) for the pass-through proof; else Pillow, its JPEG/PNG plugins and EXIF tables (the other
+    ~40 plugins load only if an input needs them). Workers start before the source is scanned, so
+    these imports (0.02-0.06 s) overlap the main process's scan and plan instead of delaying them."""
     if settings.pass_through:
+        try:
+            import simplejpeg  # noqa: F401
+        except ImportError:
+            pass
         return
     try:
         from PIL import ExifTags, Image  # noqa: F401
@@ -543,9 +538,10 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
     settings = options.image.validate()
     workers = _workers(options.num_workers)
     pool = None
-    if settings.pass_through and workers > 1 and source is None and not options.src.startswith("s3://"):
-        # Pass-through workers spend ~0.06 s importing the decoder (simplejpeg pulls in numpy), as long
-        # as a 5,000-chip folder takes to scan and plan: start them first, so both happen at once.
+    if workers > 1 and source is None and not options.src.startswith("s3://"):
+        # Workers spend 0.02-0.06 s starting and importing their decoders (simplejpeg pulls in numpy),
+        # as long as a 5,000-chip folder takes to scan and plan: start them first, so both happen at
+        # once. (S3 sources start them later: no fork while boto3's threads may hold locks.)
         pool = _start_pool(workers, settings)
     try:
         return _convert(options, settings, workers, pool, started, s3_client=s3_client, progress=progress,
@@ -560,8 +556,6 @@ def _start_pool(workers: int, settings: ImageSettings) -> Any:
     import multiprocessing
 
     fork = "fork" in multiprocessing.get_all_start_methods()
-    if fork:
-        _preload_for_workers(settings)
     ctx = multiprocessing.get_context("fork" if fork else "spawn")
     return ctx.Pool(workers, initializer=_init_worker, initargs=(settings,))
 

@@ -51,7 +51,7 @@ def _positive_float(text: str) -> float:
 
 
 def register(subparsers: Any) -> None:
-    from satrec.imaging import RESAMPLE, SUBSAMPLING  # stdlib-only module: keeps --help fast
+    from satrec.imaging import RESAMPLE, SUBSAMPLING, ImageSettings  # stdlib-only module: keeps --help fast
 
     p = subparsers.add_parser("convert", help="images (folder, .lst, .csv, s3://) -> RecordIO dataset",
                               description=DESCRIPTION, epilog=EPILOG,
@@ -97,8 +97,8 @@ def register(subparsers: Any) -> None:
                    help="16-bit/float inputs: scale the full range, or stretch min..max, to 8 bits (default scale)")
     g.add_argument("--color", type=int, default=1,
                    help="im2rec compatibility: only 1 (colour) is accepted; records are always 3-channel RGB")
-    g.add_argument("--resample", choices=RESAMPLE, default="bicubic",
-                   help="filter used when shrinking (default bicubic, antialiased)")
+    g.add_argument("--resample", choices=RESAMPLE, default=ImageSettings.resample,
+                   help=f"filter used when shrinking (default {ImageSettings.resample}, antialiased)")
     g.add_argument("--subsampling", choices=SUBSAMPLING, default="4:4:4",
                    help="JPEG chroma subsampling (default 4:4:4; 4:2:0 gives im2rec-sized files)")
 
