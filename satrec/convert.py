@@ -465,7 +465,7 @@ def _settings_dict(options: ConvertOptions, source: Source, ratios: Ratios, poli
     }
 
 
-def _scene_settings(scenes: Any) -> dict[str, Any]:
+def _scene_settings(scenes: Any) -> dict[str, Any] | None:
     from satrec.geo.cli_options import options_to_dict
 
     return options_to_dict(scenes)
