@@ -38,6 +38,7 @@ test: install
 
 _test:
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 lint: install
