@@ -18,6 +18,7 @@ and counters; records, index lines and rejects stream to disk.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -158,13 +160,37 @@ def _import_decoders(settings: ImageSettings) -> None:
     Image.preinit()
 
 
-def process_batch(batch: list[Task]) -> list[Result]:
+# A batch's results in one message: the framed records of its packed inputs concatenated, then per
+# input its record length (0: rejected), width and height, and (index, reason, detail) per reject.
+BatchResult = tuple[bytes, list[int], list[int], list[int], list[tuple[int, str, str]]]
+
+
+def process_batch(batch: list[Task]) -> BatchResult:
     """One message each way per batch: ``Pool.imap``'s own chunking still hands results over one
-    by one (a lock round trip per image), which costs as much as packing a small chip."""
-    return [process_one(task) for task in batch]
+    by one (a lock round trip per image), which costs as much as packing a small chip. The records
+    travel as one blob so the main process writes a batch with one call, not one per record."""
+    parts: list[bytes] = []
+    lengths: list[int] = []
+    widths: list[int] = []
+    heights: list[int] = []
+    failures: list[tuple[int, str, str]] = []
+    for i, task in enumerate(batch):
+        record, a, b = process_one(task)
+        if record is None:
+            failures.append((i, a, b))
+            lengths.append(0)
+            widths.append(0)
+            heights.append(0)
+        else:
+            parts.append(record)
+            lengths.append(len(record))
+            widths.append(a)
+            heights.append(b)
+    return b"".join(parts), lengths, widths, heights, failures
 
 
 BATCH_BYTES = 4 << 20   # a batch's records (or pre-read inputs) stay around this size (big pass-through files)
+IN_PROCESS_BATCH = 16   # images per batch without a pool
 FIRST_BATCH = 4         # images per batch until the first records tell how big they are
 
 
@@ -214,12 +240,12 @@ def _batched(tasks: Iterator[Task], size: int, gate: threading.Semaphore, sizes:
         yield batch
 
 
-def _released(batches: Iterator[list[Result]], gate: threading.Semaphore, sizes: _RecordSizes) -> Iterator[Result]:
-    """Results one by one; a batch's place in the gate is given back once all of it is consumed."""
+def _released(batches: Iterator[BatchResult], gate: threading.Semaphore, sizes: _RecordSizes) -> Iterator[BatchResult]:
+    """Batch results in order; a batch's place in the gate is given back once it is consumed."""
     for batch in batches:
-        sizes.bytes += sum(len(record) for record, _w, _h in batch if record is not None)
-        sizes.records += len(batch)
-        yield from batch
+        sizes.bytes += len(batch[0])
+        sizes.records += len(batch[1])
+        yield batch
         gate.release()
 
 
@@ -267,10 +293,10 @@ class _Shard:
     records: int = 0
     # Records not yet hashed and written: hashlib releases the GIL for every buffer over 2 KiB, and each
     # hand-over to the pool's feeder thread cost ~15 us per small record (measured); one per 64 KiB is cheap.
-    pending: list[bytes] = field(default_factory=list)
+    pending: list[bytes | memoryview] = field(default_factory=list)
     pending_bytes: int = 0
 
-    def write_record(self, record: bytes) -> None:
+    def write_record(self, record: bytes | memoryview) -> None:
         self.pending.append(record)
         self.pending_bytes += len(record)
         if self.pending_bytes >= REC_FLUSH_BYTES:
@@ -292,7 +318,8 @@ class SplitWriter:
     """Writes one split's shards in order, cutting by planned position or by size."""
 
     def __init__(self, storage: LocalStorage | S3Storage, name: str, plan: SplitPlan, policy: ShardPolicy,
-                 *, with_chips: bool, classes: list[str]) -> None:
+                 *, with_chips: bool, classes: list[str],
+                 labels_of: Callable[[InputItem], tuple[float, ...]]) -> None:
         self.storage = storage
         self.name = name
         self.plan = plan
@@ -305,6 +332,7 @@ class SplitWriter:
         self.current: _Shard | None = None
         self.next_index = 0
         self._label_text: dict[tuple[float, ...], str] = {}
+        self.labels_of = labels_of   # the labels an item's record carries
 
     def _open(self) -> _Shard:
         index = self.next_index
@@ -351,33 +379,86 @@ class SplitWriter:
         for path in shard.staged.values():
             self.storage.discard(path)
 
-    def add(self, position: int, item: InputItem, record: bytes, labels: tuple[float, ...]) -> None:
-        if self.policy.count:
-            target = self.plan.shard_of(position)
-            while self.current is None or self.current.index < target:
-                self._close()
-                self.current = self._open()
-        elif self.current is None:
-            self.current = self._open()
-        elif (self.policy.max_bytes and self.current.records
-              and self.current.offset + len(record) > self.policy.max_bytes):
-            self._close()
-            self.current = self._open()
+    def add_run(self, position: int, items: list[InputItem], lengths: list[int], data: memoryview) -> None:
+        """Write consecutive planned inputs from ``position`` on: ``lengths[i]`` is the framed record
+        of ``items[i]`` (0: rejected, nothing written), ``data`` their records concatenated.
+
+        Whole runs, not records: one .rec write and one .idx/.lst write per shard touched (per record
+        the calls cost the main process as much as a worker's proof of a 64 px chip). Shards are cut
+        exactly where record-by-record writing cut them: at planned positions (``--shards``), or
+        before the record that would overflow (``--shard-size``)."""
+        start = 0
+        at = 0   # bytes of data before items[start]
+        n = len(items)
+        policy = self.policy
+        while start < n:
+            if policy.count:
+                target = self.plan.shard_of(position + start)
+                while self.current is None or self.current.index < target:
+                    self._close()
+                    self.current = self._open()
+                end = n if target >= len(self.plan.cuts) else min(n, self.plan.cuts[target] - position)
+            else:
+                if self.current is None:
+                    self.current = self._open()
+                end = n
+                if policy.max_bytes:
+                    end = self._fits(lengths, start, n, policy.max_bytes)
+                    if end == start:   # the next record would overflow a shard that holds records
+                        self._close()
+                        self.current = self._open()
+                        end = self._fits(lengths, start, n, policy.max_bytes)
+            nbytes = sum(lengths[start:end])
+            self._write_span(self.current, items[start:end], lengths[start:end], data[at:at + nbytes])
+            at += nbytes
+            start = end
+
+    def _fits(self, lengths: list[int], start: int, stop: int, max_bytes: int) -> int:
+        """The end of the run from ``start`` that still fits the current shard (a shard's first
+        record always fits; rejected inputs take no room)."""
         shard = self.current
-        key = item.record_key
-        shard.write_record(record)
-        shard.idx.write(b"%d\t%d\n" % (key, shard.offset))
-        # A dataset has few distinct label tuples: format each once (this runs per record).
-        label_text = self._label_text.get(labels)
-        if label_text is None:
-            label_text = self._label_text[labels] = "".join(f"{x:f}\t" for x in labels)
-        shard.lst.write(f"{key}\t{label_text}{item.relpath}\n".encode("utf-8", "surrogateescape"))
+        assert shard is not None
+        offset, records = shard.offset, shard.records
+        for i in range(start, stop):
+            length = lengths[i]
+            if not length:
+                continue
+            if records and offset + length > max_bytes:
+                return i
+            offset += length
+            records += 1
+        return stop
+
+    def _write_span(self, shard: _Shard, items: list[InputItem], lengths: list[int], data: memoryview) -> None:
+        if 0 in lengths:
+            items = [it for it, length in zip(items, lengths, strict=True) if length]
+            lengths = [length for length in lengths if length]
+        if not items:
+            return
+        shard.write_record(data)
+        keys = [it.index if it.key is None else it.key for it in items]
+        offsets = accumulate(lengths[:-1], initial=shard.offset)
+        shard.idx.write(b"".join([b"%d\t%d\n" % pair for pair in zip(keys, offsets, strict=True)]))
+        # A dataset has few distinct label tuples: format each once.
+        texts = self._label_text
+        labels_of = self.labels_of
+        lines = []
+        for key, item in zip(keys, items, strict=True):
+            labels = labels_of(item)
+            text = texts.get(labels)
+            if text is None:
+                text = texts[labels] = "".join(f"{x:f}\t" for x in labels)
+            lines.append(f"{key}\t{text}{item.relpath}\n")
+            if item.cls is None:
+                self._count(item, labels)
+        shard.lst.write("".join(lines).encode("utf-8", "surrogateescape"))
+        self.per_class.update([it.cls for it in items if it.cls is not None])
         if shard.chips is not None:
-            line = {"key": key, "path": item.relpath, **(item.provenance or {})}
-            shard.chips.write((json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n").encode())
-        shard.offset += len(record)
-        shard.records += 1
-        self._count(item, labels)
+            for key, item in zip(keys, items, strict=True):
+                line = {"key": key, "path": item.relpath, **(item.provenance or {})}
+                shard.chips.write((json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n").encode())
+        shard.offset += len(data)
+        shard.records += len(items)
 
     def _count(self, item: InputItem, labels: tuple[float, ...]) -> None:
         if item.cls is not None:
@@ -560,10 +641,24 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
 
 def _start_pool(workers: int, settings: ImageSettings) -> Any:
     import multiprocessing
+    from multiprocessing.pool import Pool
+
+    class QuietPool(Pool):
+        """A Pool whose worker-maintenance thread sleeps until a worker exits or the pool changes.
+
+        The stock one also wakes whenever results wait in the pipe (needed only to replace workers
+        under ``maxtasksperchild``, which convert never sets), and while a big result message is being
+        read it spins: ~2,000 wake-ups and 0.04-0.06 s of the main process's CPU in a 5,000-chip
+        pass-through (measured per thread), taking the GIL from the threads that do the work. Worker
+        deaths still wake it (worker sentinels), as do close/terminate and the end of all tasks
+        (the change notifier)."""
+
+        def _get_sentinels(self) -> list[Any]:
+            return [self._change_notifier._reader]   # type: ignore[attr-defined]
 
     fork = "fork" in multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if fork else "spawn")
-    return ctx.Pool(workers, initializer=_init_worker, initargs=(settings,))
+    return QuietPool(workers, initializer=_init_worker, initargs=(settings,), context=ctx)
 
 
 def _convert(options: ConvertOptions, settings: ImageSettings, workers: int, pool: Any, started: float, *,
@@ -625,48 +720,51 @@ def _convert(options: ConvertOptions, settings: ImageSettings, workers: int, poo
                 reasons[reject.reason] += 1
             if pool is None and workers > 1 and planned > 1:
                 pool = _start_pool(workers, settings)
-            if pool is not None and planned > 1:
-                gate = threading.Semaphore(workers * 3)
-                record_sizes = _RecordSizes()
-                results: Iterator[Result] = _released(
-                    pool.imap(process_batch,
-                              _batched(task_iter, chunk, gate, record_sizes, total=planned, workers=workers),
-                              chunksize=1),
-                    gate, record_sizes)
+            in_pool = pool is not None and planned > 1
+            gate = threading.Semaphore(workers * 3 if in_pool else 1)
+            record_sizes = _RecordSizes()
+            # In-process batches stay small: no messages to save there, only the writer's calls per run,
+            # and a batch's records are held twice (parts and blob) while it is built.
+            batches = _batched(task_iter, chunk if in_pool else IN_PROCESS_BATCH, gate, record_sizes, total=planned,
+                               workers=workers if in_pool else 1)
+            if in_pool:
+                results = _released(pool.imap(process_batch, batches, chunksize=1), gate, record_sizes)
             else:
                 _use_settings(settings)
-                results = map(process_one, task_iter)
-            done = 0
+                results = _released(map(process_batch, batches), gate, record_sizes)
+            labels_of = functools.partial(_packed_labels, source=source, pack_label=options.pack_label)
+            # The current batch result, and how far into it (inputs, record bytes) the writers are.
+            blob: memoryview = memoryview(b"")
+            lengths: list[int] = []
+            failures: list[tuple[int, str, str]] = []
+            at = byte_at = 0
             for plan in plans:
-                writer = SplitWriter(storage, name, plan, policy, with_chips=with_chips, classes=source.classes)
-                for position, item in enumerate(plan.items):
-                    record, a, b = next(results)
-                    done += 1
-                    if record is None:
-                        reject = Reject(printable_path(item.relpath), a, b)
-                        _write_reject(rejects_out, reject)
-                        reasons[a] += 1
-                    else:
-                        writer.add(position, item, record, _packed_labels(item, source, options.pack_label))
-                        packed += 1
-                        if packed == 1:
-                            sizes = [a, b, a, b]
-                        else:
-                            if a < sizes[0]:
-                                sizes[0] = a
-                            if b < sizes[1]:
-                                sizes[1] = b
-                            if a > sizes[2]:
-                                sizes[2] = a
-                            if b > sizes[3]:
-                                sizes[3] = b
-                    if progress and (done & 63) == 0:
-                        progress(64)
+                writer = SplitWriter(storage, name, plan, policy, with_chips=with_chips, classes=source.classes,
+                                     labels_of=labels_of)
+                position, total = 0, len(plan.items)
+                while position < total:
+                    if at == len(lengths):
+                        data, lengths, widths, heights, failures = next(results)
+                        blob, at, byte_at = memoryview(data), 0, 0
+                        packed, sizes = _image_sizes(packed, sizes, lengths, widths, heights, failures)
+                    take = min(total - position, len(lengths) - at)
+                    run = lengths[at:at + take]
+                    nbytes = sum(run)
+                    writer.add_run(position, plan.items[position:position + take], run,
+                                   blob[byte_at:byte_at + nbytes])
+                    for i, reason, detail in failures:
+                        if at <= i < at + take:
+                            item = plan.items[position + i - at]
+                            _write_reject(rejects_out, Reject(printable_path(item.relpath), reason, detail))
+                            reasons[reason] += 1
+                    at += take
+                    byte_at += nbytes
+                    position += take
+                    if progress:
+                        progress(take)
                 split_infos[plan.split] = writer.finish()
                 written.update(writer.written)
                 writer = None
-            if progress and done & 63:
-                progress(done & 63)
         storage.commit(rejects_staged, rejects_rel)
     except BaseException:
         if writer is not None:
@@ -709,6 +807,21 @@ def _convert(options: ConvertOptions, settings: ImageSettings, workers: int, poo
     if isinstance(storage, S3Storage):
         storage.close()
     return ConvertResult(doc, publish, time.perf_counter() - started, storage.uri, foreign)
+
+
+def _image_sizes(packed: int, sizes: list[int], lengths: list[int], widths: list[int], heights: list[int],
+                 failures: list[tuple[int, str, str]]) -> tuple[int, list[int]]:
+    """Packed count and [min w, min h, max w, max h] after one batch's results."""
+    if failures:
+        widths = [w for w, length in zip(widths, lengths, strict=True) if length]
+        heights = [h for h, length in zip(heights, lengths, strict=True) if length]
+    if not widths:
+        return packed, sizes
+    low_w, low_h, high_w, high_h = min(widths), min(heights), max(widths), max(heights)
+    if not packed:
+        return len(widths), [low_w, low_h, high_w, high_h]
+    return packed + len(widths), [min(sizes[0], low_w), min(sizes[1], low_h), max(sizes[2], high_w),
+                                  max(sizes[3], high_h)]
 
 
 def _write_reject(out: BinaryIO, reject: Reject) -> None:
