@@ -109,6 +109,14 @@ class SliceConverter:
 
     # ------------------------------------------------------------------ one input
 
+    def settings_digest_for(self, upload: Upload) -> str:
+        """The digest a current ledger entry for this upload must carry (dataset settings, image or scene)."""
+        parsed = layout.parse_incoming_key(upload.key)
+        if parsed is None:
+            raise ConfigError(f"{upload.key!r} is not under {layout.INCOMING_PREFIX}<dataset>/<class>/")
+        ds = self._dataset_settings(upload.bucket, parsed[0])
+        return ds.scene_digest if is_scene_path(upload.key) else ds.digest
+
     def convert(self, upload: Upload) -> tuple[str, str]:
         """Account for one upload; returns (converted | rejected | skipped, reason code or "")."""
         parsed = layout.parse_incoming_key(upload.key)

@@ -2,8 +2,9 @@
 
 S3 events can be dropped (a DLQ that expired, a trigger deployed after the upload). Before a plan
 is made, this job lists ``incoming/<dataset>/`` against the conversion ledger and converts every
-convertible object that has no ledger entry, with the same converter the upload trigger runs
-(:class:`satrec.cloud.convert.SliceConverter`), so there is one implementation of conversion.
+convertible object whose ledger entry is missing or stale (the object's ETag changed, or the dataset's
+``satrec.json`` settings did, e.g. after fixing an invalid file), with the same converter the upload
+trigger runs (:class:`satrec.cloud.convert.SliceConverter`), so there is one implementation of conversion.
 It then tallies the ledger (converted / rejected with reasons) into ``plans/<ds>/<run>/reconcile.json``,
 which the plan and the report read: every input is accounted for, packed or rejected.
 """
@@ -34,19 +35,26 @@ def reconcile(s3: Any, *, dataset: str, run_id: str, landing_bucket: str, data_b
               for obj in list_objects(s3, landing_bucket, layout.incoming_dataset_prefix(dataset))]
     uploads, dropped = select(listed)
     present = {obj["Key"] for obj in list_objects(s3, data_bucket, layout.ledger_prefix(dataset))}
-    missed = [u for u in uploads if layout.ledger_key(dataset, u.key) not in present]
     converter = SliceConverter(s3, data_bucket=data_bucket, defaults=defaults)
-    converted_now = {"converted": 0, "rejected": 0, "skipped": 0}
-    for upload in missed:
-        outcome, _ = converter.convert(upload)
-        converted_now[outcome] = converted_now.get(outcome, 0) + 1
 
     def read(key: str) -> LedgerEntry:
         return LedgerEntry.from_json(s3.get_object(Bucket=data_bucket, Key=key)["Body"].read())
 
-    wanted = sorted(layout.ledger_key(dataset, u.key) for u in uploads)
+    def current(upload: Upload, entry: LedgerEntry) -> bool:
+        return entry.is_current_for(version_id=None, etag=upload.etag,
+                                    settings_digest=converter.settings_digest_for(upload))
+
+    entry_key = {u.key: layout.ledger_key(dataset, u.key) for u in uploads}
+    known = sorted(k for k in entry_key.values() if k in present)
     with ThreadPoolExecutor(READ_THREADS) as pool:
-        entries = list(pool.map(read, wanted))
+        existing = dict(zip(known, pool.map(read, known), strict=True))
+    stale = [u for u in uploads if entry_key[u.key] not in existing or not current(u, existing[entry_key[u.key]])]
+    converted_now = {"converted": 0, "rejected": 0, "skipped": 0}
+    for upload in stale:
+        outcome, _ = converter.convert(upload)
+        converted_now[outcome] = converted_now.get(outcome, 0) + 1
+        existing[entry_key[upload.key]] = read(entry_key[upload.key])
+    entries = [existing[k] for k in sorted(entry_key.values())]
     rejects = [{"path": e.source_key, "reason": e.reason or "unknown", "detail": e.detail or ""}
                for e in entries if e.status == REJECTED]
     by_reason: dict[str, int] = {}
