@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from satrec.commands._args import whole_number
+
 DESCRIPTION = """\
 Look inside a RecordIO file: each record's key, label(s) with class names, image bytes and
 width x height, then a class histogram over every record. Class names come from the dataset's
@@ -17,14 +19,7 @@ meta/dataset.json or classes.json (beside the .rec or in ../meta/), or --classes
 EPILOG = "exit codes: 0 ok; 2 the file is damaged (what could be read is shown); 1 FILE unusable."
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+_positive = whole_number(1)
 
 
 def register(subparsers: Any) -> None:

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from satrec.commands._args import whole_number
+
 DESCRIPTION = """\
 Check every .rec of a dataset (or one .rec) against its .idx, .lst and meta/dataset.json:
 RecordIO framing, index offsets, record counts, size and sha256, labels in [0, num_classes),
@@ -20,14 +22,7 @@ looked for beside it (im2rec) or in ../meta/ (satrec), and ../meta/dataset.json 
 EPILOG = "exit codes: 0 clean; 2 problems found (the first ones are listed); 1 PATH unusable."
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
+_non_negative = whole_number(0)
 
 
 def register(subparsers: Any) -> None:
