@@ -28,7 +28,7 @@ import math
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,6 +197,31 @@ def _walk(top: str) -> Iterator[tuple[str, os.DirEntry[str] | None, str | None]]
         yield from _walk(entry.path)
 
 
+def _screen(rel: str, parts: list[str], exts: tuple[str, ...], rejects: list[Reject], skipped: Counter[str],
+            *, no_class: str) -> bool:
+    """The extension, name and class-folder rules every class-per-folder scan applies; True keeps the input."""
+    if os.path.splitext(parts[-1])[1].lower() not in exts:
+        skipped[SKIP_EXTENSION] += 1
+        return False
+    bad = bad_name_reason(rel)
+    if bad:
+        rejects.append(Reject(printable_path(rel), "bad_name", bad))
+        return False
+    if len(parts) < 2:
+        rejects.append(Reject(rel, "no_class", no_class))
+        return False
+    return True
+
+
+def _class_items(pending: Sequence[tuple[str, str, str, int | None]]) -> tuple[list[str], list[InputItem]]:
+    """Class ids from the sorted class names (as im2rec), and one item per (relpath, class, location, size)."""
+    classes = sorted({cls for _, cls, _, _ in pending})
+    ids = {name: float(i) for i, name in enumerate(classes)}
+    items = [InputItem(relpath=rel, labels=(ids[cls],), location=location, index=i, cls=cls, size=size)
+             for i, (rel, cls, location, size) in enumerate(pending)]
+    return classes, items
+
+
 def scan_folder(root: Path, *, exts: tuple[str, ...] = DEFAULT_EXTS) -> Source:
     top = os.path.abspath(root)
     real_top = os.path.realpath(top)
@@ -232,16 +257,8 @@ def scan_folder(root: Path, *, exts: tuple[str, ...] = DEFAULT_EXTS) -> Source:
                 # Its files are reached through the real folder already; following would pack them twice.
                 skipped["symlink_dir"] += 1
                 continue
-        if os.path.splitext(entry.name)[1].lower() not in exts:
-            skipped[SKIP_EXTENSION] += 1
-            continue
-        bad = bad_name_reason(rel)
-        if bad:
-            rejects.append(Reject(printable_path(rel), "bad_name", bad))
-            continue
-        if len(parts) < 2:
-            rejects.append(Reject(rel, "no_class", "file is directly in the source folder; put it in a folder "
-                                                   "named for its class"))
+        if not _screen(rel, parts, exts, rejects, skipped,
+                       no_class="file is directly in the source folder; put it in a folder named for its class"):
             continue
         try:
             # d_type from the directory listing: no stat() per file unless it is a symbolic link.
@@ -255,10 +272,7 @@ def scan_folder(root: Path, *, exts: tuple[str, ...] = DEFAULT_EXTS) -> Source:
                                   "broken symbolic link" if missing else "not a regular file"))
             continue
         pending.append((rel, parts[0], path, None))
-    classes = sorted({cls for _, cls, _, _ in pending})
-    ids = {name: float(i) for i, name in enumerate(classes)}
-    items = [InputItem(relpath=rel, labels=(ids[cls],), location=path, index=i, cls=cls, size=size)
-             for i, (rel, cls, path, size) in enumerate(pending)]
+    classes, items = _class_items(pending)
     return Source("folder", str(root), items, classes, 1, rejects, skipped)
 
 
@@ -281,25 +295,14 @@ def scan_s3_tree(storage: Any, *, exts: tuple[str, ...] = DEFAULT_EXTS, uri: str
         if why_skip:
             skipped[why_skip] += 1
             continue
-        if os.path.splitext(parts[-1])[1].lower() not in exts:
-            skipped[SKIP_EXTENSION] += 1
-            continue
-        bad = bad_name_reason(rel)
-        if bad:
-            rejects.append(Reject(printable_path(rel), "bad_name", bad))
-            continue
-        if len(parts) < 2:
-            rejects.append(Reject(rel, "no_class", "object is directly under the prefix; put it under "
-                                                   "<prefix>/<class>/"))
+        if not _screen(rel, parts, exts, rejects, skipped,
+                       no_class="object is directly under the prefix; put it under <prefix>/<class>/"):
             continue
         pending.append((rel, parts[0], storage.key(rel), size))
     # S3 lists keys in plain string order ("a/sub/x" before "a/z"); a folder walk takes a folder's
     # files before its sub-folders. Same order, same input indices (record keys) either way.
     pending.sort(key=lambda entry: walk_order(entry[0]))
-    classes = sorted({cls for _, cls, _, _ in pending})
-    ids = {name: float(i) for i, name in enumerate(classes)}
-    items = [InputItem(relpath=rel, labels=(ids[cls],), location=key, index=i, cls=cls, size=size)
-             for i, (rel, cls, key, size) in enumerate(pending)]
+    classes, items = _class_items(pending)
     return Source("s3", uri, items, classes, 1, rejects, skipped, bucket=storage.bucket)
 
 
