@@ -32,37 +32,40 @@ def _conv(channels: int, kernel: int, stride: int = 1) -> nn.Conv2D:
     return nn.Conv2D(channels, kernel_size=kernel, strides=stride, padding=kernel // 2, use_bias=False)
 
 
-class _Basic(nn.HybridBlock):  # type: ignore[misc]
+class _Residual(nn.HybridBlock):  # type: ignore[misc]
+    """A residual unit: ``body`` (built by the subclass) plus an identity or 1x1-projection shortcut.
+
+    The body is built before the shortcut so that layer names and seeded initialisation keep their order.
+    """
+
     def __init__(self, channels: int, stride: int, project: bool) -> None:
         super().__init__()
         self.body = nn.HybridSequential()
-        self.body.add(_conv(channels, 3, stride), nn.BatchNorm(), nn.Activation("relu"),
-                      _conv(channels, 3), nn.BatchNorm())
+        self._build(self.body, channels, stride)
         self.project: nn.HybridSequential | None = None
         if project:
             self.project = nn.HybridSequential()
             self.project.add(_conv(channels, 1, stride), nn.BatchNorm())
+
+    def _build(self, body: Any, channels: int, stride: int) -> None:
+        raise NotImplementedError
 
     def hybrid_forward(self, F: Any, x: Any) -> Any:  # noqa: N803 (Gluon passes the namespace as F)
         shortcut = self.project(x) if self.project is not None else x
         return F.Activation(self.body(x) + shortcut, act_type="relu")
 
 
-class _Bottleneck(nn.HybridBlock):  # type: ignore[misc]
-    def __init__(self, channels: int, stride: int, project: bool) -> None:
-        super().__init__()
-        self.body = nn.HybridSequential()
-        self.body.add(_conv(channels // 4, 1), nn.BatchNorm(), nn.Activation("relu"),
-                      _conv(channels // 4, 3, stride), nn.BatchNorm(), nn.Activation("relu"),
-                      _conv(channels, 1), nn.BatchNorm())
-        self.project: nn.HybridSequential | None = None
-        if project:
-            self.project = nn.HybridSequential()
-            self.project.add(_conv(channels, 1, stride), nn.BatchNorm())
+class _Basic(_Residual):
+    def _build(self, body: Any, channels: int, stride: int) -> None:
+        body.add(_conv(channels, 3, stride), nn.BatchNorm(), nn.Activation("relu"),
+                 _conv(channels, 3), nn.BatchNorm())
 
-    def hybrid_forward(self, F: Any, x: Any) -> Any:  # noqa: N803 (Gluon passes the namespace as F)
-        shortcut = self.project(x) if self.project is not None else x
-        return F.Activation(self.body(x) + shortcut, act_type="relu")
+
+class _Bottleneck(_Residual):
+    def _build(self, body: Any, channels: int, stride: int) -> None:
+        body.add(_conv(channels // 4, 1), nn.BatchNorm(), nn.Activation("relu"),
+                 _conv(channels // 4, 3, stride), nn.BatchNorm(), nn.Activation("relu"),
+                 _conv(channels, 1), nn.BatchNorm())
 
 
 class ResNet(nn.HybridBlock):  # type: ignore[misc]

@@ -69,7 +69,8 @@ class Cloud:
         return [json.loads(m["Body"]) for m in messages]
 
 
-def _batch_queue(client: Any, iam: Any, ec2: Any) -> str:
+def fargate_job_queue(client: Any, iam: Any, ec2: Any, *, name: str) -> tuple[str, str]:
+    """A Fargate compute environment and job queue in moto; returns (queue ARN, a role ARN for job definitions)."""
     role = iam.create_role(RoleName="satrec-batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
@@ -77,9 +78,9 @@ def _batch_queue(client: Any, iam: Any, ec2: Any) -> str:
     env = client.create_compute_environment(
         computeEnvironmentName="satrec-fargate", type="MANAGED", state="ENABLED", serviceRole=role,
         computeResources={"type": "FARGATE", "maxvCpus": 4, "subnets": [subnet], "securityGroupIds": [group]})
-    return str(client.create_job_queue(jobQueueName="satrec-pipeline", state="ENABLED", priority=1,
-                                       computeEnvironmentOrder=[{"order": 1, "computeEnvironment":
-                                                                 env["computeEnvironmentArn"]}])["jobQueueArn"])
+    order = [{"order": 1, "computeEnvironment": env["computeEnvironmentArn"]}]
+    queue = client.create_job_queue(jobQueueName=name, state="ENABLED", priority=1, computeEnvironmentOrder=order)
+    return str(queue["jobQueueArn"]), str(role)
 
 
 def build_pipeline(template: Any, paths: dict[str, str], in_process: InProcess, *, region: str = REGION) -> Cloud:
@@ -98,7 +99,7 @@ def build_pipeline(template: Any, paths: dict[str, str], in_process: InProcess, 
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     iam = boto3.client("iam", region_name=region)
     batch = boto3.client("batch", region_name=region)
-    queue_arn = _batch_queue(batch, iam, boto3.client("ec2", region_name=region))
+    queue_arn, _ = fargate_job_queue(batch, iam, boto3.client("ec2", region_name=region), name="satrec-pipeline")
     # The pipeline's own job definition, with the environment the CDK construct gives it.
     resources = template.to_json()["Resources"]
     (jobdef_id,) = [lid for lid, p in paths.items() if p.endswith("/Workflow/PipelineJobs/Resource")]

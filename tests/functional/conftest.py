@@ -71,16 +71,9 @@ class BatchQueue:
 
 def make_batch_queue(session_client: Any, iam: Any, ec2: Any) -> BatchQueue:
     """A Fargate compute environment, queue and job definition in moto (jobs 'run' at once)."""
-    role = iam.create_role(RoleName="satrec-batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
-    env = session_client.create_compute_environment(
-        computeEnvironmentName="satrec-fargate", type="MANAGED", state="ENABLED", serviceRole=role,
-        computeResources={"type": "FARGATE", "maxvCpus": 4, "subnets": [subnet], "securityGroupIds": [group]})
-    order = [{"order": 1, "computeEnvironment": env["computeEnvironmentArn"]}]
-    queue = session_client.create_job_queue(jobQueueName="satrec-convert", state="ENABLED", priority=1,
-                                            computeEnvironmentOrder=order)
+    from tests.cloudsim.cloud_sim import fargate_job_queue
+
+    queue_arn, role = fargate_job_queue(session_client, iam, ec2, name="satrec-convert")
     definition = session_client.register_job_definition(
         jobDefinitionName="satrec-convert-uploads", type="container", platformCapabilities=["FARGATE"],
         containerProperties={"image": "satrec-converter",
@@ -88,4 +81,4 @@ def make_batch_queue(session_client: Any, iam: Any, ec2: Any) -> BatchQueue:
                              "executionRoleArn": role,
                              "resourceRequirements": [{"type": "VCPU", "value": "1"},
                                                       {"type": "MEMORY", "value": "2048"}]})
-    return BatchQueue(queue["jobQueueArn"], definition["jobDefinitionArn"])
+    return BatchQueue(queue_arn, definition["jobDefinitionArn"])
