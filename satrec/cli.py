@@ -11,7 +11,9 @@ Exit codes: 0 success; 2 finished but some inputs were rejected (or verification
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
+import importlib.util
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -61,7 +63,10 @@ def _requested_module(argv: Sequence[str]) -> str | None:
     if first is None or (argv and argv[0].startswith("-")):
         return None   # `satrec --help`, `satrec --version`: the full parser
     name = first.replace("-", "_")
-    return name if name in _command_modules() else None
+    if name.startswith("_") or not name.isidentifier():
+        return None
+    # find_spec, not _command_modules(): pkgutil's listing imports inspect (~6 ms of every run).
+    return name if importlib.util.find_spec(f"{commands.__name__}.{name}") is not None else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,7 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    code = main()
+    # The interpreter's teardown collects garbage over every object still alive (a conversion's
+    # plan: several per input), ~10 ms of a 5,000-chip pass-through; frozen objects are skipped.
+    # Nothing is lost: atexit handlers, stream flushing and module teardown still run.
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

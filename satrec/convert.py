@@ -5,8 +5,9 @@ The flow, one pass, streaming:
 1. enumerate the source (``satrec.sources``): items, early rejects, skipped files;
 2. plan (``satrec.plan``): split per item, record order, shard cuts;
 3. workers read and normalise each image (``satrec.imaging``) and frame the record; the main
-   process only writes bytes, in plan order (ordered ``imap``, bounded prefetch), so the output
-   is byte-identical whatever the number of workers;
+   process writes bytes in plan order (ordered results, bounded prefetch), so the output is
+   byte-identical whatever the number of workers. For pass-through, where shipping a record
+   between processes costs as much as making it, the main process packs batches too;
 4. each shard (``.rec``, ``.idx``, ``.lst``) is written under a staging name and published by
    rename / one PUT; shards of an earlier run that this run did not produce are removed;
 5. ``classes.json``, ``rejects.jsonl`` and, last, ``dataset.json``.
@@ -35,7 +36,7 @@ from satrec import __version__, layout
 from satrec.documents import DatasetDoc, ImageStats, Reject, ShardInfo, SplitInfo
 from satrec.errors import ImageRejected, RecordTooLargeError, SatrecError, SourceError, UsageError
 from satrec.geo import is_scene_path
-from satrec.imaging import ImageSettings
+from satrec.imaging import ImageSettings, normalise
 from satrec.plan import ShardPolicy, SplitPlan, make_plan
 from satrec.recordio import HEADER, frame, pack_header
 from satrec.sources import DEFAULT_EXTS, InputItem, Source, load_input, open_source, printable_path
@@ -142,14 +143,23 @@ def _init_worker(settings: ImageSettings) -> None:
         pass
 
 
-def _import_decoders(settings: ImageSettings) -> None:
-    """In a new worker, import what its images need before the first batch arrives: simplejpeg (and
-    numpy) for the pass-through proof; else Pillow, its JPEG/PNG plugins and EXIF tables (the other
-    ~40 plugins load only if an input needs them). Workers start before the source is scanned, so
-    these imports (0.02-0.06 s) overlap the main process's scan and plan instead of delaying them."""
+def _import_decoders(settings: ImageSettings, *, images: int | None = None) -> None:
+    """Import what a process's images need before its first batch: for pass-through, the JPEG proof's
+    decoder (simplejpeg where it repays numpy's import, see ``imaging.load_simplejpeg``); else Pillow,
+    its JPEG/PNG plugins and EXIF tables (the other ~40 plugins load only if an input needs them).
+
+    Pool workers (``images`` None) start before the source is scanned, so their imports overlap the
+    main process's scan and plan. The main process (``images``: how many it may prove itself) takes
+    simplejpeg only when that many proofs repay the import on its own critical path.
+    """
     if settings.pass_through:
+        if images is None or images > PROOFS_TO_REPAY_NUMPY:
+            from satrec.imaging import load_simplejpeg
+
+            if load_simplejpeg():
+                return
         try:
-            import simplejpeg  # noqa: F401
+            from PIL import _imaging  # noqa: F401  (the decoder core: plain JPEGs need no PIL.Image)
         except ImportError:
             pass
         return
@@ -158,6 +168,10 @@ def _import_decoders(settings: ImageSettings) -> None:
     except ImportError:
         return
     Image.preinit()
+
+
+# ~0.05 s of numpy import / ~12 us saved per proof by simplejpeg (imaging.load_simplejpeg), measured.
+PROOFS_TO_REPAY_NUMPY = 5_000
 
 
 # A batch's results in one message: the framed records of its packed inputs concatenated, then per
@@ -212,7 +226,7 @@ class _RecordSizes:
         return max(1, min(limit, BATCH_BYTES * self.records // max(1, self.bytes)))
 
 
-def _batched(tasks: Iterator[Task], size: int, gate: threading.Semaphore, sizes: _RecordSizes, *,
+def _batched(tasks: Iterator[Task], size: int, gate: threading.Semaphore | None, sizes: _RecordSizes, *,
              total: int, workers: int) -> Iterator[list[Task]]:
     """Lists of at most ``size`` tasks and about ``BATCH_BYTES`` of records (by the mean so far) or of
     pre-read input; at most the gate's count of them in flight, so memory stays bounded whatever the
@@ -223,7 +237,8 @@ def _batched(tasks: Iterator[Task], size: int, gate: threading.Semaphore, sizes:
     """
     sent = 0
     while True:
-        gate.acquire()
+        if gate is not None:
+            gate.acquire()
         batch: list[Task] = []
         limit = max(1, min(sizes.per_batch(size), (total - sent) // (4 * workers)))
         held = 0
@@ -240,13 +255,57 @@ def _batched(tasks: Iterator[Task], size: int, gate: threading.Semaphore, sizes:
         yield batch
 
 
-def _released(batches: Iterator[BatchResult], gate: threading.Semaphore, sizes: _RecordSizes) -> Iterator[BatchResult]:
+def _released(batches: Iterator[BatchResult], gate: threading.Semaphore | None,
+              sizes: _RecordSizes) -> Iterator[BatchResult]:
     """Batch results in order; a batch's place in the gate is given back once it is consumed."""
     for batch in batches:
         sizes.bytes += len(batch[0])
         sizes.records += len(batch[1])
         yield batch
-        gate.release()
+        if gate is not None:
+            gate.release()
+
+
+def _helped(pool: Any, batches: Iterator[list[Task]], *, ahead: int, limit: int) -> Iterator[BatchResult]:
+    """Batch results in order, from the pool's workers and from this process: whenever the next
+    result is not ready, the main process packs the next batch itself instead of waiting.
+
+    For pass-through: a record there costs about as much to ship between processes (pickling, pipe,
+    GIL hand-overs in the pool's threads) as to make, so the main process is one of the workers (N
+    workers: N-1 processes and this one), and on two cores that is one process per core, not three
+    competing. ``ahead`` batches stay queued for the pool; at most ``limit`` batches are held
+    (queued, in work, or done but not yet consumed), so memory stays bounded.
+    """
+    from collections import deque
+
+    slots: deque[Any] = deque()   # AsyncResult (a worker's) or BatchResult (done here), in batch order
+    queued = 0
+    exhausted = False
+    while True:
+        while not exhausted and queued < ahead and len(slots) < limit:
+            batch = next(batches, None)
+            if batch is None:
+                exhausted = True
+                break
+            slots.append(pool.apply_async(process_batch, (batch,)))
+            queued += 1
+        if not slots:
+            return
+        head = slots[0]
+        if isinstance(head, tuple):
+            slots.popleft()
+            yield head
+            continue
+        if not head.ready() and not exhausted and len(slots) < limit:
+            batch = next(batches, None)
+            if batch is None:
+                exhausted = True
+            else:
+                slots.append(process_batch(batch))
+            continue
+        slots.popleft()
+        queued -= 1
+        yield head.get()
 
 
 def process_one(task: Task) -> Result:
@@ -254,8 +313,6 @@ def process_one(task: Task) -> Result:
     location, loader, data, header = task
     settings = _SETTINGS
     assert settings is not None, "worker not initialised"
-    from satrec.imaging import normalise
-
     try:
         if isinstance(data, tuple):
             return None, data[0], data[1]
@@ -640,6 +697,8 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
 
 
 def _start_pool(workers: int, settings: ImageSettings) -> Any:
+    """The worker processes: one per worker, or one fewer for pass-through, where the main process
+    packs too (``_helped``)."""
     import multiprocessing
     from multiprocessing.pool import Pool
 
@@ -658,7 +717,8 @@ def _start_pool(workers: int, settings: ImageSettings) -> Any:
 
     fork = "fork" in multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if fork else "spawn")
-    return QuietPool(workers, initializer=_init_worker, initargs=(settings,), context=ctx)
+    processes = workers - 1 if settings.pass_through else workers
+    return QuietPool(processes, initializer=_init_worker, initargs=(settings,), context=ctx)
 
 
 def _convert(options: ConvertOptions, settings: ImageSettings, workers: int, pool: Any, started: float, *,
@@ -721,17 +781,24 @@ def _convert(options: ConvertOptions, settings: ImageSettings, workers: int, poo
             if pool is None and workers > 1 and planned > 1:
                 pool = _start_pool(workers, settings)
             in_pool = pool is not None and planned > 1
-            gate = threading.Semaphore(workers * 3 if in_pool else 1)
+            helped = in_pool and settings.pass_through
+            gate = threading.Semaphore(workers * 3) if in_pool and not helped else None
             record_sizes = _RecordSizes()
             # In-process batches stay small: no messages to save there, only the writer's calls per run,
             # and a batch's records are held twice (parts and blob) while it is built.
             batches = _batched(task_iter, chunk if in_pool else IN_PROCESS_BATCH, gate, record_sizes, total=planned,
                                workers=workers if in_pool else 1)
-            if in_pool:
+            _use_settings(settings)
+            if helped:
+                _import_decoders(settings, images=planned // workers)
+                # Three batches queued per worker process keep it busy while this one packs a batch.
+                results = _released(_helped(pool, batches, ahead=3 * (workers - 1), limit=3 * workers + 2),
+                                    None, record_sizes)
+            elif in_pool:
                 results = _released(pool.imap(process_batch, batches, chunksize=1), gate, record_sizes)
             else:
-                _use_settings(settings)
-                results = _released(map(process_batch, batches), gate, record_sizes)
+                _import_decoders(settings, images=planned)
+                results = _released(map(process_batch, batches), None, record_sizes)
             labels_of = functools.partial(_packed_labels, source=source, pack_label=options.pack_label)
             # The current batch result, and how far into it (inputs, record bytes) the writers are.
             blob: memoryview = memoryview(b"")

@@ -446,61 +446,116 @@ def _normalise(im: PILImage.Image, data: bytes, settings: ImageSettings) -> Norm
 
 
 def _pass_through_plain_jpeg(data: bytes, settings: ImageSettings) -> NormalisedImage | None:
-    """Pass-through of an ordinary JPEG without Pillow: libjpeg-turbo (simplejpeg) reads the header
-    and decodes the whole entropy-coded stream at 1/8 scale, strictly (any libjpeg warning, such as
-    a premature end, is an error). About 4x cheaper than Pillow's open + draft + load on small
-    chips, where that proof is most of the cost of packing.
+    """Pass-through of an ordinary JPEG: the general path's proof (libjpeg-turbo decodes every
+    entropy-coded byte at 1/8 scale) without Image.open's Python marker parsing and image objects,
+    which cost more than the decode itself on small chips.
 
     Returns None, leaving the decision to the general path, for anything that is not plainly a
-    conforming JPEG: EXIF present (orientation may need applying), CMYK/YCCK, a damaged header,
-    or a stream libjpeg complains about (the general path then names the reason). So this path
-    never accepts what the general path would reject, nor rejects anything itself except by the
-    same size rules.
+    conforming JPEG: EXIF (orientation may need applying) or an MPF segment (Pillow opens it as MPO),
+    CMYK, a damaged header, or a stream the decoder does not finish (the general path then names the
+    reason). So this path never accepts what the general path would reject, nor rejects anything
+    itself except by the same size rules.
     """
-    if not data.startswith(b"\xff\xd8\xff") or _jpeg_has_exif(data):
+    frame = _plain_jpeg_frame(data)
+    if frame is None:
         return None
-    try:
-        import simplejpeg
-    except ImportError:
-        return None
-    try:
-        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
-    except ValueError:
-        return None
-    if colorspace not in ("YCbCr", "Gray"):
-        return None
+    width, height, mode = frame
     _check_pixels(width, height, _pixel_limit(settings.max_pixels))
     if settings.min_size and min(width, height) < settings.min_size:
         return None   # the general path rejects it with the full message
-    try:
-        simplejpeg.decode_jpeg(data, colorspace="GRAY" if colorspace == "Gray" else "RGB",
-                               min_height=1, min_width=1, min_factor=8, strict=True)
-    except ValueError:
+    if not _decodes_scaled(data, width, height, mode):
         return None
     return NormalisedImage(bytes(data), width, height, True)
 
 
+_simplejpeg: Any = None   # the simplejpeg module once load_simplejpeg() has run in this process
+
+
+def load_simplejpeg() -> bool:
+    """Prove plain JPEGs with simplejpeg from now on in this process; False if it is not installed.
+
+    Both decoders are libjpeg-turbo. simplejpeg's is ~12 us cheaper per image: Pillow's (libjpeg-turbo
+    3.1) probes the CPU's SIMD support with CPUID for every image, and each CPUID is a VM exit on a
+    cloud machine (~40% of decoding a 64 px chip, measured). But simplejpeg imports numpy, ~0.05 s
+    of CPU: worth it in a process that proves thousands of images, or that would otherwise wait.
+    """
+    global _simplejpeg
+    try:
+        import simplejpeg
+    except ImportError:
+        return False
+    _simplejpeg = simplejpeg
+    return True
+
+
+def _decodes_scaled(data: bytes, width: int, height: int, mode: str) -> bool:
+    """True if libjpeg-turbo reads the stream to its end at 1/8 scale: strictly through simplejpeg
+    (any libjpeg warning fails), else through Pillow's decoder exactly as ``im.draft(mode, (1, 1));
+    im.load()`` calls it (same scale, arguments and end-of-data rule)."""
+    if _simplejpeg is not None:
+        try:
+            _simplejpeg.decode_jpeg(data, colorspace="GRAY" if mode == "L" else "RGB", min_height=1,
+                                    min_width=1, min_factor=8, strict=True)
+        except ValueError:
+            return False
+        return True
+    try:
+        from PIL import _imaging as core  # what PIL.Image calls ``core``: no need to import PIL.Image
+    except ImportError:
+        return False
+    scale = next(s for s in (8, 4, 2, 1) if min(width, height) >= s)   # JpegImageFile.draft's choice
+    size = ((width + scale - 1) // scale, (height + scale - 1) // scale)
+    try:
+        decoder = core.jpeg_decoder(mode, mode, "", scale, 0)
+        decoder.setimage(core.new(mode, size), (0, 0, *size))
+        try:
+            consumed, error = decoder.decode(data)
+        finally:
+            decoder.cleanup()
+    except Exception:   # any surprise (a changed private API too) leaves the verdict to the general path
+        return False
+    return consumed < 0 and error >= 0
+
+
 _JPEG_SOS = 0xDA
 _JPEG_APP1 = 0xE1
+_JPEG_APP2 = 0xE2
+_JPEG_PLAIN_SOF = (0xC0, 0xC1, 0xC2)   # baseline, extended and progressive Huffman
 _JPEG_MAX_SEGMENTS = 64
 
 
-def _jpeg_has_exif(data: bytes) -> bool:
-    """True if an APP1 Exif segment precedes the scan (or the marker walk is not plain)."""
+def _plain_jpeg_frame(data: bytes) -> tuple[int, int, str] | None:
+    """(width, height, Pillow mode) of a JPEG whose markers up to the scan are plain: one 8-bit
+    gray or 3-component frame, no EXIF, no MPF. None for anything else (the general path decides)."""
+    if not data.startswith(b"\xff\xd8\xff"):
+        return None
     pos, end = 2, len(data)
+    frame: tuple[int, int, str] | None = None
     for _ in range(_JPEG_MAX_SEGMENTS):
         if pos + 4 > end or data[pos] != 0xFF:
-            return True   # not a plain marker sequence: let the general path look at it
+            return None   # not a plain marker sequence
         code = data[pos + 1]
         if code == _JPEG_SOS:
-            return False
+            return frame
         if code == 0xFF:   # fill byte
             pos += 1
             continue
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
         if code == _JPEG_APP1 and data[pos + 4:pos + 10] == b"Exif\0\0":
-            return True
-        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
-    return True
+            return None
+        if code == _JPEG_APP2 and data[pos + 4:pos + 8] == b"MPF\0":
+            return None
+        if 0xC0 <= code <= 0xCF and code not in (0xC4, 0xC8, 0xCC):   # a start of frame
+            if frame is not None or code not in _JPEG_PLAIN_SOF or length < 8 or pos + 10 > end:
+                return None
+            bits, layers = data[pos + 4], data[pos + 9]
+            height = int.from_bytes(data[pos + 5:pos + 7], "big")
+            width = int.from_bytes(data[pos + 7:pos + 9], "big")
+            if bits != 8 or layers not in (1, 3) or not width or not height:
+                return None
+            frame = (width, height, "L" if layers == 1 else "RGB")
+        pos += 2 + length
+    return None
 
 
 # --------------------------------------------------------------------------- steps

@@ -22,7 +22,7 @@ later, in worker processes, through ``load_input``.
 
 from __future__ import annotations
 
-import csv
+import functools
 import importlib
 import math
 import os
@@ -418,6 +418,8 @@ def read_csv_manifest(path: Path, *, root: Path | None = None) -> Source:
     except OSError as exc:
         raise SourceError(f"cannot read manifest {str(path)!r}: {exc.strerror or exc}") from None
     with handle:
+        import csv  # only manifests need it (~4 ms of import for every conversion)
+
         reader = csv.reader(handle)
         header = next(reader, None)
         if not header:
@@ -521,19 +523,29 @@ def _loader(spec: str) -> Callable[[str], bytes]:
 
 
 def read_local(path: str, *, max_bytes: int = MAX_RECORD_BYTES) -> bytes:
-    """Read one local input, rejecting what cannot be packed before any decoding."""
+    """Read one local input, rejecting what cannot be packed before any decoding.
+
+    Plain ``os`` calls, not ``open()``: a file object costs ~1.5 us per file, a twentieth of packing a
+    64 px chip in --pass-through."""
     try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
             if size > max_bytes:
                 raise ImageRejected("record_too_large", f"{size} bytes; RecordIO records hold at most {max_bytes}")
-            data = handle.read()
+            data = os.read(fd, size + 1)
+            if len(data) > size:   # grew since fstat: read to the end, as open().read() would
+                data += b"".join(iter(functools.partial(os.read, fd, 1 << 20), b""))
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         raise ImageRejected("missing", "file disappeared or is a broken symbolic link") from None
     except IsADirectoryError:
         raise ImageRejected("unreadable", "is a directory") from None
     except OSError as exc:
         raise ImageRejected("unreadable", f"{type(exc).__name__}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise ImageRejected("record_too_large", f"{len(data)} bytes; RecordIO records hold at most {max_bytes}")
     if not data:
         raise ImageRejected("zero_byte", "input is 0 bytes")
     return data

@@ -86,6 +86,9 @@ def split_all(keys: Sequence[str], seed: int, ratios: Ratios, *,
 
     Keys that share a split key always land together (both modes), whatever their classes.
     """
+    used = ratios.used()
+    if len(used) == 1:
+        return [used[0]] * len(keys)   # one split has every share: no hash to compute (assign agrees)
     units = [unit_hash(seed, "split", k) for k in keys]
     if strata is None:
         return [assign(u, ratios) for u in units]

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import tempfile
 
 from satrec.errors import DestinationError, SourceError, UsageError
 
@@ -174,6 +176,8 @@ class S3Storage:
 
     def _tmpdir(self) -> str:
         if self._tmp is None:
+            import tempfile  # S3 only; a local conversion need not pay its import (random, shutil)
+
             self._tmp = tempfile.TemporaryDirectory(prefix="satrec-s3-")
         return self._tmp.name
 

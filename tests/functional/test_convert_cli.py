@@ -115,6 +115,22 @@ def test_same_output_bytes_for_one_and_two_workers(small_tree, tmp_path):
     assert sum(1 for f in outs[0] if f.endswith(".rec")) == 6
 
 
+@pytest.mark.parametrize("workers", ["2", "3"])
+def test_pass_through_of_a_hostile_corpus_gives_the_same_bytes_with_the_main_process_packing_too(tmp_path, workers):
+    # Pass-through runs N-1 worker processes and packs in the main process as well; records,
+    # index, lists and rejects must still be exactly those of a single process.
+    src = tmp_path / "hostile"
+    hostile_corpus(src, tmp_path / "outside")
+    class_tree(src, {"Forest": 40, "River": 30})   # enough images for batches on both sides
+    outs = []
+    for n in ("1", workers):
+        dst = tmp_path / f"out{n}"
+        assert main(["convert", str(src), str(dst), "--pass-through", "--max-pixels", str(BOMB_MAX_PIXELS),
+                     "--num-workers", n, "--train-ratio", "0.7"]) == 2
+        outs.append(tree_bytes(dst))
+    assert outs[0] == outs[1]
+
+
 def test_split_of_existing_files_is_stable_when_the_dataset_grows(small_tree, tmp_path):
     def splits(dst: Path) -> dict[str, str]:
         out = {}

@@ -1,4 +1,5 @@
-"""The libjpeg-turbo fast path of --pass-through agrees with the general (Pillow) path."""
+"""The fast path of --pass-through (a marker walk and a 1/8-scale libjpeg-turbo decode, through
+Pillow's decoder core or simplejpeg) agrees with the general (Pillow) path."""
 
 from __future__ import annotations
 
@@ -13,9 +14,18 @@ from satrec import imaging
 from satrec.errors import ImageRejected
 from satrec.imaging import ImageSettings, normalise
 
-pytest.importorskip("simplejpeg")
-
 PASS = ImageSettings(pass_through=True)
+
+
+@pytest.fixture(autouse=True, params=["pillow", "simplejpeg"])
+def decoder(request, monkeypatch):
+    """Every test runs with each proof decoder (a process uses simplejpeg once it has loaded it)."""
+    if request.param == "simplejpeg":
+        simplejpeg = pytest.importorskip("simplejpeg")
+        monkeypatch.setattr(imaging, "_simplejpeg", simplejpeg)
+    else:
+        monkeypatch.setattr(imaging, "_simplejpeg", None)
+    return request.param
 
 
 def jpeg(w: int = 64, h: int = 48, mode: str = "RGB", **params) -> bytes:
@@ -93,3 +103,43 @@ def test_min_size_and_pixel_limit_still_apply_on_the_fast_path():
     with pytest.raises(ImageRejected) as exc:
         normalise(data, ImageSettings(pass_through=True, max_pixels=1000))
     assert exc.value.reason == "decompression_bomb"
+
+
+def test_progressive_jpeg_takes_the_fast_path():
+    data = jpeg(64, 48, progressive=True)
+    assert imaging._pass_through_plain_jpeg(data, PASS) is not None
+    assert normalise(data, PASS).data == data
+
+
+def test_jpeg_with_an_mpf_segment_goes_the_general_way():
+    # Pillow opens a JPEG with an APP2 "MPF" segment as MPO: the fast path must not decide for it.
+    data = jpeg()
+    mpf = b"\xff\xe2" + (2 + 8).to_bytes(2, "big") + b"MPF\0" + b"\0" * 4
+    data = data[:2] + mpf + data[2:]
+    assert imaging._pass_through_plain_jpeg(data, PASS) is None
+
+
+def test_cmyk_and_twelve_bit_frames_go_the_general_way():
+    cmyk = jpeg(mode="RGB")
+    im = Image.open(io.BytesIO(cmyk)).convert("CMYK")
+    buf = io.BytesIO()
+    im.save(buf, "JPEG")
+    assert imaging._pass_through_plain_jpeg(buf.getvalue(), PASS) is None
+    data = bytearray(jpeg())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 4] = 12   # sample precision
+    assert imaging._pass_through_plain_jpeg(bytes(data), PASS) is None
+
+
+def test_tiny_jpegs_are_proven_at_the_scale_pillow_would_pick():
+    for w, h in ((1, 1), (3, 40), (7, 7), (9, 2)):
+        data = jpeg(w, h)
+        result = normalise(data, PASS)
+        assert result.data == data and (result.width, result.height) == (w, h)
+
+
+def test_load_simplejpeg_switches_this_process_to_it(monkeypatch):
+    pytest.importorskip("simplejpeg")
+    monkeypatch.setattr(imaging, "_simplejpeg", None)
+    assert imaging.load_simplejpeg() is True
+    assert imaging._simplejpeg is not None

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from satrec.errors import UsageError
-from satrec.split import Ratios, split_all, split_of, unit_hash
+from satrec.split import Ratios, assign, split_all, split_of, unit_hash
 
 R = Ratios.resolve(0.7, None, 0.1)
 
@@ -99,3 +99,12 @@ def test_stratified_split_counts_each_split_key_once_under_its_majority_class():
     b = Counter(n for k, n in names.items() if k.startswith("b-"))
     assert (a["train"], a["validation"], a["test"]) == (6, 2, 2)
     assert (b["train"], b["validation"], b["test"]) == (3, 1, 1)
+
+
+@pytest.mark.parametrize("ratios", [Ratios(1.0, 0.0, 0.0), Ratios(0.0, 1.0, 0.0), Ratios(0.0, 0.0, 1.0)])
+@pytest.mark.parametrize("stratify", [False, True])
+def test_one_split_with_every_share_is_what_hashing_each_key_would_decide(ratios, stratify):
+    keys = [f"c{i % 3}/img_{i}.jpg" for i in range(200)]
+    strata = [k.split("/")[0] for k in keys] if stratify else None
+    expected = [assign(unit_hash(7, "split", k), ratios) for k in keys]
+    assert split_all(keys, 7, ratios, strata=strata) == expected
