@@ -220,6 +220,10 @@ class _RecordSizes:
         self.bytes = 0
         self.records = 0
 
+    def add(self, result: BatchResult) -> None:
+        self.bytes += len(result[0])
+        self.records += len(result[1])
+
     def per_batch(self, limit: int) -> int:
         if not self.records:
             return min(limit, FIRST_BATCH)
@@ -259,36 +263,48 @@ def _released(batches: Iterator[BatchResult], gate: threading.Semaphore | None,
               sizes: _RecordSizes) -> Iterator[BatchResult]:
     """Batch results in order; a batch's place in the gate is given back once it is consumed."""
     for batch in batches:
-        sizes.bytes += len(batch[0])
-        sizes.records += len(batch[1])
+        sizes.add(batch)
         yield batch
         if gate is not None:
             gate.release()
 
 
-def _helped(pool: Any, batches: Iterator[list[Task]], *, ahead: int, limit: int) -> Iterator[BatchResult]:
+def _helped(pool: Any, batches: Iterator[list[Task]], sizes: _RecordSizes, *, ahead: int,
+            spare: int) -> Iterator[BatchResult]:
     """Batch results in order, from the pool's workers and from this process: whenever the next
     result is not ready, the main process packs the next batch itself instead of waiting.
 
     For pass-through: a record there costs about as much to ship between processes (pickling, pipe,
     GIL hand-overs in the pool's threads) as to make, so the main process is one of the workers (N
     workers: N-1 processes and this one), and on two cores that is one process per core, not three
-    competing. ``ahead`` batches stay queued for the pool; at most ``limit`` batches are held
-    (queued, in work, or done but not yet consumed), so memory stays bounded.
+    competing. At most ``ahead`` batches are the pool's (queued, in work, or done and not yet
+    consumed) and ``spare`` are done here and wait their turn, so memory stays bounded.
     """
     from collections import deque
 
-    slots: deque[Any] = deque()   # AsyncResult (a worker's) or BatchResult (done here), in batch order
-    queued = 0
+    slots: deque[Any] = deque()   # AsyncResult (the pool's) or BatchResult (done here), in batch order
+    pooled = 0                    # AsyncResults among the slots
     exhausted = False
+
+    def draw() -> list[Task] | None:
+        nonlocal exhausted
+        batch = next(batches, None) if not exhausted else None
+        exhausted = batch is None
+        return batch
+
+    def here(batch: list[Task]) -> BatchResult:
+        result = process_batch(batch)
+        sizes.add(result)   # sizes the next batches now, not when this result's turn comes
+        return result
+
+    # The first batch is packed here: its records tell how big the pool's batches should be.
+    first = draw()
+    if first is not None:
+        slots.append(here(first))
     while True:
-        while not exhausted and queued < ahead and len(slots) < limit:
-            batch = next(batches, None)
-            if batch is None:
-                exhausted = True
-                break
+        while pooled < ahead and (batch := draw()) is not None:
             slots.append(pool.apply_async(process_batch, (batch,)))
-            queued += 1
+            pooled += 1
         if not slots:
             return
         head = slots[0]
@@ -296,16 +312,14 @@ def _helped(pool: Any, batches: Iterator[list[Task]], *, ahead: int, limit: int)
             slots.popleft()
             yield head
             continue
-        if not head.ready() and not exhausted and len(slots) < limit:
-            batch = next(batches, None)
-            if batch is None:
-                exhausted = True
-            else:
-                slots.append(process_batch(batch))
+        if not head.ready() and len(slots) - pooled < spare and (batch := draw()) is not None:
+            slots.append(here(batch))
             continue
         slots.popleft()
-        queued -= 1
-        yield head.get()
+        pooled -= 1
+        result = head.get()
+        sizes.add(result)
+        yield result
 
 
 def process_one(task: Task) -> Result:
@@ -792,8 +806,7 @@ def _convert(options: ConvertOptions, settings: ImageSettings, workers: int, poo
             if helped:
                 _import_decoders(settings, images=planned // workers)
                 # Three batches queued per worker process keep it busy while this one packs a batch.
-                results = _released(_helped(pool, batches, ahead=3 * (workers - 1), limit=3 * workers + 2),
-                                    None, record_sizes)
+                results = _helped(pool, batches, record_sizes, ahead=3 * (workers - 1), spare=3)
             elif in_pool:
                 results = _released(pool.imap(process_batch, batches, chunksize=1), gate, record_sizes)
             else:

@@ -34,7 +34,7 @@ def _fake_batch(batch):
     return (",".join(map(str, batch)).encode(), [1] * len(batch), [0] * len(batch), [0] * len(batch), [])
 
 
-def _run(monkeypatch, delay: int, limit: int, n_batches: int = 20):
+def _run(monkeypatch, delay: int, spare: int, n_batches: int = 20):
     monkeypatch.setattr(convert, "process_batch", _fake_batch)
     pool = _SlowPool(delay)
     drawn = 0
@@ -49,26 +49,35 @@ def _run(monkeypatch, delay: int, limit: int, n_batches: int = 20):
             yield [i]
 
     out = []
-    for result in convert._helped(pool, batches(), ahead=2, limit=limit):
+    for result in convert._helped(pool, batches(), convert._RecordSizes(), ahead=2, spare=spare):
         out.append(int(result[0]))
         consumed += 1
     return out, pool, held_max
 
 
 def test_results_come_back_in_batch_order_from_both_processes(monkeypatch):
-    out, pool, _ = _run(monkeypatch, delay=3, limit=6)
+    out, pool, _ = _run(monkeypatch, delay=3, spare=3)
     assert out == list(range(20))
     local = set(range(20)) - {b[0] for b in pool.batches}
     assert local and pool.batches   # both the pool and the main process packed batches
 
 
-def test_the_main_process_only_waits_when_the_pool_is_quick(monkeypatch):
-    out, pool, _ = _run(monkeypatch, delay=0, limit=6)
-    assert out == list(range(20)) and len(pool.batches) == 20
+def test_the_main_process_packs_only_the_first_batch_when_the_pool_is_quick(monkeypatch):
+    out, pool, _ = _run(monkeypatch, delay=0, spare=3)
+    assert out == list(range(20)) and [b[0] for b in pool.batches] == list(range(1, 20))
 
 
-def test_batches_held_at_once_stay_within_the_limit(monkeypatch):
-    for limit in (3, 5, 8):
-        out, _, held_max = _run(monkeypatch, delay=10, limit=limit)
+def test_batches_held_at_once_stay_within_the_pools_share_and_the_spare_ones(monkeypatch):
+    for spare in (1, 3, 6):
+        out, _, held_max = _run(monkeypatch, delay=10, spare=spare)
         assert out == list(range(20))
-        assert held_max <= limit
+        assert held_max <= 2 + spare
+
+
+def test_batch_sizes_learn_from_records_packed_here_before_their_turn(monkeypatch):
+    sizes = convert._RecordSizes()
+    monkeypatch.setattr(convert, "process_batch", _fake_batch)
+    pool = _SlowPool(delay=100)
+    results = convert._helped(pool, iter([[1], [2], [3], [4]]), sizes, ahead=2, spare=3)
+    next(results)   # the first batch, packed here
+    assert sizes.records == 1

@@ -166,6 +166,24 @@ def test_reading_a_directory_is_unreadable_and_an_oversized_file_is_too_large(tm
     assert big.value.reason == "record_too_large"
 
 
+@pytest.mark.parametrize("size", [0, 1, 65_535, 65_536, 65_537, 3 * 65_536 + 5])
+def test_files_are_read_whole_whatever_their_size_around_one_read(tmp_path, size):
+    content = bytes(i % 251 for i in range(size))
+    path = str(touch(tmp_path, "img.jpg", content))
+    if size == 0:
+        with pytest.raises(ImageRejected) as empty:
+            read_local(path)
+        assert empty.value.reason == "zero_byte"
+    else:
+        assert read_local(path) == content
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read_whole(tmp_path):
+    with pytest.raises(ImageRejected) as big:
+        read_local(str(touch(tmp_path, "big.jpg", b"x" * 200_000)), max_bytes=100_000)
+    assert big.value.reason == "record_too_large" and "200000 bytes" in big.value.detail
+
+
 def test_a_pluggable_loader_reads_inputs_by_module_and_function_name():
     data = load_input("hello", "tests.unit.test_sources:_echo_loader")
     assert data == b"loaded:hello"
