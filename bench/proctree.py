@@ -139,8 +139,12 @@ class _Sampler(threading.Thread):
 
 
 def run_tree(argv: list[str], *, cwd: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None,
-             interval: float = 0.05, log_dir: Path | None = None) -> TreeRun:
-    """Run ``argv`` to completion (no shell), sampling its process tree every ``interval`` seconds."""
+             interval: float = 0.05, log_dir: Path | None = None, sample: bool = True) -> TreeRun:
+    """Run ``argv`` to completion (no shell), sampling its process tree every ``interval`` seconds.
+
+    ``sample=False`` measures time only: each tick walks /proc and reads every process's smaps, CPU
+    taken from the command on a small machine (more for a tree of several processes), so timed
+    runs go unsampled and memory comes from a separate run."""
     result = TreeRun(argv=list(argv), returncode=-1, wall_s=0.0)
     log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -153,13 +157,15 @@ def run_tree(argv: list[str], *, cwd: str | os.PathLike[str] | None = None, env:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         sampler = _Sampler(proc.pid, result, interval)
-        sampler.start()
+        if sample:
+            sampler.start()
         # Not wait4's ru_maxrss: it keeps the high-water mark from before exec, i.e. this (larger)
         # benchmark process's pages, so a tiny command would look as big as its launcher.
         result.returncode = proc.wait()
         result.wall_s = time.perf_counter() - start
         sampler.stop.set()
-        sampler.join()
+        if sample:
+            sampler.join()
     # Unlike the sampled sum, this cannot miss a short-lived peak between two ticks.
     result.sum_process_peaks = sum(sampler.hwm.values()) * 1024
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -3,7 +3,9 @@
 satrec convert and im2rec.py run side by side on the same corpora in the same run, with the same output
 contract (shorter side 224, JPEG quality 95, one train .rec) and 2 workers each, after a warm-up read of
 the corpus and one untimed warm-up run of each tool (libraries in the page cache). Repetitions alternate
-the tools' order; the median wall time is reported. Every run is sampled for process-tree memory.
+the tools' order; the median wall time is reported. Timed runs are not sampled (walking /proc takes CPU
+from the command on a 2-core machine, more for a tree of several processes); one more run of each tool
+samples its process tree for memory. satrec's modules are byte-compiled first, as ``pip install`` does.
 
 ``--quick`` uses tenfold smaller corpora and writes bench/out/RESULTS-quick.md (a smoke run for the
 harness); the full run writes bench/RESULTS.md.
@@ -12,6 +14,7 @@ harness); the full run writes bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import shutil
 import statistics
@@ -97,8 +100,9 @@ def warm_read(folder: Path) -> int:
     return total
 
 
-def run_once(tool: Tool, src: Path, work: Path, *, pass_through: bool, into: Measured) -> bool:
-    """One repetition: all of the tool's steps, timed together; memory is the max over the steps."""
+def run_once(tool: Tool, src: Path, work: Path, *, pass_through: bool, into: Measured, sample: bool = False) -> bool:
+    """One run of all the tool's steps: timed together (a repetition), or (``sample``) with its process
+    tree sampled for memory, the max over the steps, and not timed: sampling takes CPU from the command."""
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -107,25 +111,29 @@ def run_once(tool: Tool, src: Path, work: Path, *, pass_through: bool, into: Mea
     step_walls: list[float] = []
     step_cpus: list[float] = []
     for n, argv in enumerate(tool.steps(src, work, pass_through=pass_through)):
-        res = run_tree(argv, cwd=REPO, log_dir=logs / f"step{n}")
+        # Untimed, the sampled run can afford a fine interval: short-lived peaks are not missed.
+        res = run_tree(argv, cwd=REPO, log_dir=logs / f"step{n}", sample=sample, interval=0.01)
         wall += res.wall_s
         cpu += res.cpu_s
         step_walls.append(res.wall_s)
         step_cpus.append(res.cpu_s)
         into.returncodes.append(res.returncode)
-        if res.peak_process_rss > into.peak_process_rss:
-            into.peak_process_rss, into.peak_process_cmd = res.peak_process_rss, res.peak_process_cmd
-        into.peak_tree_rss = max(into.peak_tree_rss, res.peak_tree_rss)
-        into.peak_tree_pss = max(into.peak_tree_pss, res.peak_tree_pss)
-        into.sum_process_peaks = max(into.sum_process_peaks, res.sum_process_peaks)  # steps run one after another
-        into.max_processes = max(into.max_processes, res.max_processes)
+        if sample:
+            if res.peak_process_rss > into.peak_process_rss:
+                into.peak_process_rss, into.peak_process_cmd = res.peak_process_rss, res.peak_process_cmd
+            into.peak_tree_rss = max(into.peak_tree_rss, res.peak_tree_rss)
+            into.peak_tree_pss = max(into.peak_tree_pss, res.peak_tree_pss)
+            # Steps run one after another: the largest step's sum.
+            into.sum_process_peaks = max(into.sum_process_peaks, res.sum_process_peaks)
+            into.max_processes = max(into.max_processes, res.max_processes)
         if res.returncode not in (0, 2):  # satrec: 2 = finished with rejects, still a complete run
             into.error = f"exit {res.returncode}: {(res.stderr_tail or res.stdout_tail).strip()[-300:]}"
             return False
-    into.walls.append(wall)
-    into.cpus.append(cpu)
-    into.step_walls.append(step_walls)
-    into.step_cpus.append(step_cpus)
+    if not sample:
+        into.walls.append(wall)
+        into.cpus.append(cpu)
+        into.step_walls.append(step_walls)
+        into.step_cpus.append(step_cpus)
     return True
 
 
@@ -155,6 +163,10 @@ def measure(scenario: Scenario, folder: Path, tools: dict[str, Tool], *, reps: i
             ok = run_once(tools[name], folder, work_root / scenario.key / name, pass_through=pass_through, into=m)
             log(f"  {scenario.key} {name} rep {rep + 1}/{reps}: "
                 + (f"{m.walls[-1]:.2f} s" if ok else f"FAILED ({m.error})"))
+    for name, m in results.items():
+        if not m.error:   # memory: one more run, sampled and not timed
+            run_once(tools[name], folder, work_root / scenario.key / name, pass_through=pass_through, into=m,
+                     sample=True)
     for name, m in results.items():
         m.load_after = machine.loadavg()
         if m.error:
@@ -196,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
+    # An editable install in a shell with PYTHONDONTWRITEBYTECODE=1 would recompile edited modules in
+    # every timed run (~6 ms for convert.py); an installed package has its .pyc files.
+    compileall.compile_dir(REPO / "satrec", quiet=1)
     available, why = Satrec("satrec").available()
     if not available:
         log(f"satrec convert is not available ({why}): measuring the other tools only")
