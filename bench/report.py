@@ -110,7 +110,8 @@ def render(payload: dict) -> str:
             lines.append(f"With `--num-workers 1` (not judged): {base['median'] / one['median']:.2f}.")
 
     lines += ["", "## Memory", "",
-              "Sampled from /proc every 50 ms over the whole process tree. Largest process: the kernel's "
+              "Sampled from /proc every 10 ms over the whole process tree, in one extra run of each tool "
+              "(timed runs are not sampled). Largest process: the kernel's "
               "peak RSS (VmHWM) of the biggest single process. Tree RSS double-counts pages that forked "
               "workers share; tree PSS splits them.", "",
               "| scenario | tool | largest process MiB | which | tree RSS peak MiB | tree PSS peak MiB | processes |",
