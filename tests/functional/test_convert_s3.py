@@ -49,7 +49,9 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_s3_source_to_s3_destination_matches_a_local_conversion(s3, tmp_path):
+@pytest.mark.parametrize("image", [ImageSettings(resize=16), ImageSettings(pass_through=True)],
+                         ids=["resize", "pass-through"])
+def test_s3_source_to_s3_destination_matches_a_local_conversion(s3, tmp_path, image):
     src = tmp_path / "eurosat"
     class_tree(src, {"Forest": 6, "River": 5})
     (src / "Forest" / "A-sub").mkdir()     # S3 lists it before Forest_*.jpg; a walk after
@@ -58,7 +60,7 @@ def test_s3_source_to_s3_destination_matches_a_local_conversion(s3, tmp_path):
     (src / "__MACOSX").mkdir()
     (src / "__MACOSX" / "x.jpg").write_bytes(b"x")
     upload_tree(s3, src, "landing", "incoming/eurosat/")
-    options = dict(name="eurosat", image=ImageSettings(resize=16), num_workers=2)
+    options = dict(name="eurosat", image=image, num_workers=2)
     result = convert(ConvertOptions(src="s3://landing/incoming/eurosat", dst="s3://data/datasets/eurosat/run1",
                                     **options), s3_client=s3)
     assert result.published and result.rejected == 1
