@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from satrec import convert
 
 
@@ -81,3 +83,19 @@ def test_batch_sizes_learn_from_records_packed_here_before_their_turn(monkeypatc
     results = convert._helped(pool, iter([[1], [2], [3], [4]]), sizes, ahead=2, spare=3)
     next(results)   # the first batch, packed here
     assert sizes.records == 1
+
+
+def test_the_main_process_takes_simplejpeg_only_for_enough_proofs(monkeypatch):
+    pytest.importorskip("simplejpeg")
+    from satrec import imaging
+    from satrec.imaging import ImageSettings
+
+    settings = ImageSettings(pass_through=True)
+    monkeypatch.setattr(imaging, "_simplejpeg", None)
+    convert._import_decoders(settings, images=convert.PROOFS_TO_REPAY_NUMPY)
+    assert imaging._simplejpeg is None          # Pillow's decoder core: no numpy on the critical path
+    convert._import_decoders(settings, images=convert.PROOFS_TO_REPAY_NUMPY + 1)
+    assert imaging._simplejpeg is not None
+    monkeypatch.setattr(imaging, "_simplejpeg", None)
+    convert._import_decoders(settings)           # a pool worker: always, its import overlaps the scan
+    assert imaging._simplejpeg is not None
