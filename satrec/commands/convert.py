@@ -113,7 +113,8 @@ def register(subparsers: Any) -> None:
 
     g = p.add_argument_group("running")
     g.add_argument("--num-workers", "--num-thread", dest="num_workers", type=int, default=0, metavar="N",
-                   help="worker processes (default: one per CPU); output is identical for any N")
+                   help="processes that read and decode (default: one per CPU; with --pass-through the main "
+                        "process is one of them); output is identical for any N")
     g.add_argument("--fail-on-reject", action="store_true",
                    help="do not publish dataset.json when any input is rejected (exit 2)")
     g.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
