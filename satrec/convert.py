@@ -805,7 +805,7 @@ def _convert(options: ConvertOptions, settings: ImageSettings, workers: int, poo
                                workers=workers if in_pool else 1)
             _use_settings(settings)
             if helped:
-                # The main process packs about one share in workers + 1: it also writes, and waits for nobody.
+                # The main process packs less than a worker's share (it also writes): about one in workers + 1.
                 _import_decoders(settings, images=planned // (workers + 1))
                 # Three batches queued per worker process keep it busy while this one packs a batch.
                 results = _helped(pool, batches, record_sizes, ahead=3 * (workers - 1), spare=3)
