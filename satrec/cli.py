@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import importlib.util
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -63,10 +62,7 @@ def _requested_module(argv: Sequence[str]) -> str | None:
     if first is None or (argv and argv[0].startswith("-")):
         return None   # `satrec --help`, `satrec --version`: the full parser
     name = first.replace("-", "_")
-    if name.startswith("_") or not name.isidentifier():
-        return None
-    # find_spec, not _command_modules(): pkgutil's listing imports inspect (~6 ms of every run).
-    return name if importlib.util.find_spec(f"{commands.__name__}.{name}") is not None else None
+    return name if name in _command_modules() else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -474,10 +474,10 @@ _simplejpeg: Any = None   # the simplejpeg module once load_simplejpeg() has run
 def load_simplejpeg() -> bool:
     """Prove plain JPEGs with simplejpeg from now on in this process; False if it is not installed.
 
-    Both decoders are libjpeg-turbo. simplejpeg's is ~12 us cheaper per image: Pillow's (libjpeg-turbo
-    3.1) probes the CPU's SIMD support with CPUID for every image, and each CPUID is a VM exit on a
-    cloud machine (~40% of decoding a 64 px chip, measured). But simplejpeg imports numpy, ~0.05 s
-    of CPU: worth it in a process that proves thousands of images, or that would otherwise wait.
+    Both decoders are libjpeg-turbo. simplejpeg's is 12-15 us cheaper per image: the libjpeg-turbo in
+    Pillow's wheels (3.2 here) probes the CPU's SIMD support with CPUID for every image, and each CPUID
+    is a VM exit on a cloud machine (~40% of decoding a 64 px chip, measured). But simplejpeg imports
+    numpy, ~0.06 s of CPU: worth it in a process that proves thousands of images, or would otherwise wait.
     """
     global _simplejpeg
     try:
