@@ -522,6 +522,8 @@ _JPEG_APP1 = 0xE1
 _JPEG_APP2 = 0xE2
 _JPEG_PLAIN_SOF = (0xC0, 0xC1, 0xC2)   # baseline, extended and progressive Huffman
 _JPEG_MAX_SEGMENTS = 64
+_JPEG_SEGMENT = struct.Struct(">BBH")   # 0xFF, marker code, segment length
+_JPEG_SOF = struct.Struct(">BHHB")      # precision, height, width, components
 
 
 def _plain_jpeg_frame(data: bytes) -> tuple[int, int, str] | None:
@@ -531,16 +533,18 @@ def _plain_jpeg_frame(data: bytes) -> tuple[int, int, str] | None:
         return None
     pos, end = 2, len(data)
     frame: tuple[int, int, str] | None = None
+    segment = _JPEG_SEGMENT.unpack_from
     for _ in range(_JPEG_MAX_SEGMENTS):
-        if pos + 4 > end or data[pos] != 0xFF:
+        if pos + 4 > end:
+            return None
+        marker, code, length = segment(data, pos)
+        if marker != 0xFF:
             return None   # not a plain marker sequence
-        code = data[pos + 1]
         if code == _JPEG_SOS:
             return frame
         if code == 0xFF:   # fill byte
             pos += 1
             continue
-        length = int.from_bytes(data[pos + 2:pos + 4], "big")
         if code == _JPEG_APP1 and data[pos + 4:pos + 10] == b"Exif\0\0":
             return None
         if code == _JPEG_APP2 and data[pos + 4:pos + 8] == b"MPF\0":
@@ -548,9 +552,7 @@ def _plain_jpeg_frame(data: bytes) -> tuple[int, int, str] | None:
         if 0xC0 <= code <= 0xCF and code not in (0xC4, 0xC8, 0xCC):   # a start of frame
             if frame is not None or code not in _JPEG_PLAIN_SOF or length < 8 or pos + 10 > end:
                 return None
-            bits, layers = data[pos + 4], data[pos + 9]
-            height = int.from_bytes(data[pos + 5:pos + 7], "big")
-            width = int.from_bytes(data[pos + 7:pos + 9], "big")
+            bits, height, width, layers = _JPEG_SOF.unpack_from(data, pos + 4)
             if bits != 8 or layers not in (1, 3) or not width or not height:
                 return None
             frame = (width, height, "L" if layers == 1 else "RGB")
