@@ -143,6 +143,11 @@ def _init_worker(settings: ImageSettings) -> None:
         pass
 
 
+# ~0.06 s of numpy import / ~15 us saved per proof by simplejpeg (imaging.load_simplejpeg). Measured in
+# one process on 5,000 chips: 0.29 s with Pillow's decoder, 0.27 s with simplejpeg.
+PROOFS_TO_REPAY_NUMPY = 4_000
+
+
 def _import_decoders(settings: ImageSettings, *, images: int | None = None) -> None:
     """Import what a process's images need before its first batch: for pass-through, the JPEG proof's
     decoder (simplejpeg where it repays numpy's import, see ``imaging.load_simplejpeg``); else Pillow,
@@ -168,11 +173,6 @@ def _import_decoders(settings: ImageSettings, *, images: int | None = None) -> N
     except ImportError:
         return
     Image.preinit()
-
-
-# ~0.06 s of numpy import / ~15 us saved per proof by simplejpeg (imaging.load_simplejpeg). Measured in
-# one process on 5,000 chips: 0.29 s with Pillow's decoder, 0.27 s with simplejpeg.
-PROOFS_TO_REPAY_NUMPY = 4_000
 
 
 # A batch's results in one message: the framed records of its packed inputs concatenated, then per
@@ -711,9 +711,13 @@ def convert(options: ConvertOptions, *, s3_client: Any = None, progress: Callabl
         raise
 
 
+def _main_packs_too(settings: ImageSettings) -> bool:
+    """Pass-through: the main process is one of the workers (``_helped``); else it only writes."""
+    return settings.pass_through
+
+
 def _start_pool(workers: int, settings: ImageSettings) -> Any:
-    """The worker processes: one per worker, or one fewer for pass-through, where the main process
-    packs too (``_helped``)."""
+    """The worker processes: one per worker, or one fewer when the main process packs too."""
     import multiprocessing
     from multiprocessing.pool import Pool
 
@@ -732,7 +736,7 @@ def _start_pool(workers: int, settings: ImageSettings) -> Any:
 
     fork = "fork" in multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if fork else "spawn")
-    processes = workers - 1 if settings.pass_through else workers
+    processes = workers - 1 if _main_packs_too(settings) else workers
     return QuietPool(processes, initializer=_init_worker, initargs=(settings,), context=ctx)
 
 
@@ -796,7 +800,7 @@ def _convert(options: ConvertOptions, settings: ImageSettings, workers: int, poo
             if pool is None and workers > 1 and planned > 1:
                 pool = _start_pool(workers, settings)
             in_pool = pool is not None and planned > 1
-            helped = in_pool and settings.pass_through
+            helped = in_pool and _main_packs_too(settings)
             gate = threading.Semaphore(workers * 3) if in_pool and not helped else None
             record_sizes = _RecordSizes()
             # In-process batches stay small: no messages to save there, only the writer's calls per run,

@@ -524,6 +524,10 @@ def _loader(spec: str) -> Callable[[str], bytes]:
 _READ_CHUNK = 1 << 16
 
 
+def _too_large(size: int, max_bytes: int) -> ImageRejected:
+    return ImageRejected("record_too_large", f"{size} bytes; RecordIO records hold at most {max_bytes}")
+
+
 def read_local(path: str, *, max_bytes: int = MAX_RECORD_BYTES) -> bytes:
     """Read one local input, rejecting what cannot be packed before any decoding.
 
@@ -536,8 +540,7 @@ def read_local(path: str, *, max_bytes: int = MAX_RECORD_BYTES) -> bytes:
             if len(data) == _READ_CHUNK:   # a big one: check the size before reading the rest
                 size = os.fstat(fd).st_size
                 if size > max_bytes:
-                    raise ImageRejected("record_too_large",
-                                        f"{size} bytes; RecordIO records hold at most {max_bytes}")
+                    raise _too_large(size, max_bytes)
                 parts = [data, os.read(fd, max(size - len(data), 0) + 1)]
                 while parts[-1]:   # to the end, as open().read() would, even if it grew since fstat
                     parts.append(os.read(fd, 1 << 20))
@@ -550,8 +553,8 @@ def read_local(path: str, *, max_bytes: int = MAX_RECORD_BYTES) -> bytes:
         raise ImageRejected("unreadable", "is a directory") from None
     except OSError as exc:
         raise ImageRejected("unreadable", f"{type(exc).__name__}: {exc.strerror or exc}") from None
-    if len(data) > max_bytes:
-        raise ImageRejected("record_too_large", f"{len(data)} bytes; RecordIO records hold at most {max_bytes}")
+    if len(data) > max_bytes:   # read in one go, or grew since fstat
+        raise _too_large(len(data), max_bytes)
     if not data:
         raise ImageRejected("zero_byte", "input is 0 bytes")
     return data
